@@ -1,0 +1,194 @@
+import type { types as ms } from 'mediasoup';
+import type { MediaWorker } from './MediaWorker.ts';
+import { Participant, type MediaLimits, type ParticipantContext } from './Participant.ts';
+import { mergeRanking } from './streamSelection.ts';
+import { TypedEmitter } from './TypedEmitter.ts';
+
+export type ConferenceCloseReason = 'empty' | 'worker_died' | 'shutdown' | 'closed';
+
+export interface ConferenceOptions {
+	id: string;
+	limits: MediaLimits;
+	plainListenIp: string;
+	announcedAddress?: string | undefined;
+	initialOutgoingBitrate: number;
+	/** Audio-level observer period and the dBov level under which a speaker counts as silent. */
+	audioLevelIntervalMs: number;
+	audioLevelThreshold: number;
+}
+
+export interface ActiveSpeaker {
+	producerId: string;
+	participantId: string;
+	/** dBov, 0 loudest, -127 silent. */
+	volume: number;
+}
+
+type ConferenceEvents = {
+	participantJoined: [Participant];
+	participantLeft: [Participant];
+	producerAdded: [Participant, ms.Producer];
+	producerClosed: [Participant, ms.Producer];
+	producerPausedChanged: [Participant, ms.Producer, paused: boolean];
+	activeSpeakers: [ActiveSpeaker[]];
+	closed: [ConferenceCloseReason];
+};
+
+/**
+ * A conference on one mediasoup router. Owns its participants and the
+ * audio-level observer that ranks speakers for the loudest-N rule.
+ */
+export class Conference extends TypedEmitter<ConferenceEvents> {
+	readonly id: string;
+	readonly createdAt = new Date();
+	readonly mediaWorker: MediaWorker;
+	readonly router: ms.Router;
+	readonly #observer: ms.AudioLevelObserver;
+	readonly #options: ConferenceOptions;
+	readonly #participants = new Map<string, Participant>();
+	/** Remote-offerable producers in arrival order, per kind. */
+	readonly #audioProducers: string[] = [];
+	readonly #videoProducers: string[] = [];
+	#ranking: string[] = [];
+	#lastSpeakersKey = '';
+	#closed = false;
+
+	private constructor(mediaWorker: MediaWorker, router: ms.Router, observer: ms.AudioLevelObserver, options: ConferenceOptions) {
+		super();
+		this.id = options.id;
+		this.mediaWorker = mediaWorker;
+		this.router = router;
+		this.#observer = observer;
+		this.#options = options;
+		router.observer.once('close', () => this.close(mediaWorker.closed || mediaWorker.worker.died ? 'worker_died' : 'closed'));
+		observer.on('volumes', (volumes) => this.#onVolumes(volumes));
+		observer.on('silence', () => this.#publishSpeakers([]));
+	}
+
+	static async create(mediaWorker: MediaWorker, codecs: ms.RtpCodecCapability[], options: ConferenceOptions): Promise<Conference> {
+		const router = await mediaWorker.worker.createRouter({ mediaCodecs: codecs, appData: { conferenceId: options.id } });
+		// One more entry than a listener hears: a listener who is among the
+		// loudest hears the next one instead of itself.
+		const observer = await router.createAudioLevelObserver({
+			maxEntries: options.limits.maxAudible + 1,
+			threshold: options.audioLevelThreshold,
+			interval: options.audioLevelIntervalMs,
+		});
+		return new Conference(mediaWorker, router, observer, options);
+	}
+
+	get closed(): boolean {
+		return this.#closed;
+	}
+
+	get participants(): Participant[] {
+		return [...this.#participants.values()];
+	}
+
+	get rtpCapabilities(): ms.RtpCapabilities {
+		return this.router.rtpCapabilities;
+	}
+
+	getParticipant(participantId: string): Participant | undefined {
+		return this.#participants.get(participantId);
+	}
+
+	/** Current loudest-first speaker ranking (producer ids). */
+	get audioRanking(): readonly string[] {
+		return this.#ranking;
+	}
+
+	addParticipant(userId: string, displayName: string, rtpCapabilities: ms.RtpCapabilities): Participant {
+		if (this.#closed) throw new Error('conference is closed');
+		const context: ParticipantContext = {
+			router: this.router,
+			webRtcServer: this.mediaWorker.webRtcServer,
+			plainListenIp: this.#options.plainListenIp,
+			announcedAddress: this.#options.announcedAddress,
+			limits: this.#options.limits,
+			initialOutgoingBitrate: this.#options.initialOutgoingBitrate,
+		};
+		const participant = new Participant(userId, displayName, rtpCapabilities, context);
+		this.#participants.set(participant.id, participant);
+		this.mediaWorker.load++;
+		participant.on('producerCreated', (producer) => this.#onProducerCreated(participant, producer));
+		participant.on('producerClosed', (producer) => this.#onProducerClosed(participant, producer));
+		participant.once('closed', () => this.#onParticipantClosed(participant));
+		void participant.updateSelection(this.#selectionInput());
+		this.emit('participantJoined', participant);
+		return participant;
+	}
+
+	close(reason: ConferenceCloseReason = 'closed'): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		for (const participant of this.#participants.values()) participant.close();
+		this.router.close();
+		this.emit('closed', reason);
+	}
+
+	#onProducerCreated(participant: Participant, producer: ms.Producer): void {
+		(producer.kind === 'audio' ? this.#audioProducers : this.#videoProducers).push(producer.id);
+		if (producer.kind === 'audio') {
+			this.#observer.addProducer({ producerId: producer.id }).catch(() => undefined);
+		}
+		producer.observer.on('pause', () => this.emit('producerPausedChanged', participant, producer, true));
+		producer.observer.on('resume', () => this.emit('producerPausedChanged', participant, producer, false));
+		this.#reselect();
+		this.emit('producerAdded', participant, producer);
+	}
+
+	#onProducerClosed(participant: Participant, producer: ms.Producer): void {
+		removeItem(producer.kind === 'audio' ? this.#audioProducers : this.#videoProducers, producer.id);
+		this.#ranking = this.#ranking.filter((id) => id !== producer.id);
+		this.#reselect();
+		this.emit('producerClosed', participant, producer);
+	}
+
+	#onParticipantClosed(participant: Participant): void {
+		this.#participants.delete(participant.id);
+		this.mediaWorker.load--;
+		this.emit('participantLeft', participant);
+		if (!this.#closed && this.#participants.size === 0) this.close('empty');
+	}
+
+	#onVolumes(volumes: ms.AudioLevelObserverVolume[]): void {
+		const reported = volumes.map((v) => v.producer.id);
+		this.#ranking = mergeRanking(this.#ranking, reported, new Set(this.#audioProducers));
+		this.#reselect();
+		this.#publishSpeakers(
+			volumes.map((v) => ({
+				producerId: v.producer.id,
+				participantId: String(v.producer.appData['participantId'] ?? ''),
+				volume: v.volume,
+			})),
+		);
+	}
+
+	#publishSpeakers(speakers: ActiveSpeaker[]): void {
+		// Only tell clients when who is speaking changes, not every interval.
+		const key = speakers.map((s) => s.producerId).join(',');
+		if (key !== this.#lastSpeakersKey) {
+			this.#lastSpeakersKey = key;
+			this.emit('activeSpeakers', speakers);
+		}
+	}
+
+	#selectionInput() {
+		return {
+			audioCandidates: [...this.#audioProducers],
+			audioRanking: [...this.#ranking],
+			videoCandidates: [...this.#videoProducers],
+		};
+	}
+
+	#reselect(): void {
+		const input = this.#selectionInput();
+		for (const participant of this.#participants.values()) void participant.updateSelection(input);
+	}
+}
+
+function removeItem(list: string[], item: string): void {
+	const index = list.indexOf(item);
+	if (index >= 0) list.splice(index, 1);
+}

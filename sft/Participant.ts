@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import type { types as ms } from 'mediasoup';
+import { MediaError } from './MediaError.ts';
+import { selectAudible, selectVisible } from './streamSelection.ts';
+import { TypedEmitter } from './TypedEmitter.ts';
+
+export type Direction = 'send' | 'recv';
+
+export interface MediaLimits {
+	/** Videos a client may view at once. */
+	maxVideos: number;
+	/** Loudest speakers a client hears at once. */
+	maxAudible: number;
+}
+
+/** What a participant needs from its conference to create media objects. */
+export interface ParticipantContext {
+	router: ms.Router;
+	webRtcServer: ms.WebRtcServer;
+	/** For plain (raw RTP) transports, which cannot use the WebRtcServer port. */
+	plainListenIp: string;
+	announcedAddress?: string | undefined;
+	limits: MediaLimits;
+	initialOutgoingBitrate: number;
+}
+
+/** Remote streams the conference offers, in arrival order, plus the audio ranking. */
+export interface SelectionInput {
+	audioCandidates: readonly string[];
+	audioRanking: readonly string[];
+	videoCandidates: readonly string[];
+}
+
+export interface WebRtcTransportParams {
+	transportId: string;
+	iceParameters: ms.IceParameters;
+	iceCandidates: ms.IceCandidate[];
+	dtlsParameters: ms.DtlsParameters;
+}
+
+export interface PlainTransportParams {
+	transportId: string;
+	ip: string;
+	port: number;
+}
+
+export type ConnectParams =
+	| { dtlsParameters: ms.DtlsParameters }
+	| { ip: string; port: number };
+
+interface ConsumerEntry {
+	consumer: ms.Consumer;
+	/** The client asked for it to be paused (or has not resumed it yet). */
+	clientPaused: boolean;
+	/** Pause/resume requests run one after another so the last decision wins. */
+	applying: Promise<void>;
+}
+
+type TransportEntry =
+	| { type: 'webrtc'; direction: Direction; transport: ms.WebRtcTransport }
+	| { type: 'plain'; direction: Direction; transport: ms.PlainTransport };
+
+type ParticipantEvents = {
+	producerCreated: [ms.Producer];
+	producerClosed: [ms.Producer];
+	consumerClosed: [consumerId: string, producerId: string];
+	consumerPausedChanged: [consumerId: string, paused: boolean];
+	closed: [];
+};
+
+/**
+ * One client in a conference: owns its transports, producers and consumers,
+ * and decides which of its consumers flow (view and loudest-speaker rules).
+ */
+export class Participant extends TypedEmitter<ParticipantEvents> {
+	readonly id = randomUUID();
+	readonly userId: string;
+	readonly displayName: string;
+	readonly rtpCapabilities: ms.RtpCapabilities;
+	readonly #context: ParticipantContext;
+	readonly #transports = new Map<string, TransportEntry>();
+	readonly #producers = new Map<string, ms.Producer>();
+	readonly #consumers = new Map<string, ConsumerEntry>();
+	#view: string[] | undefined;
+	#selection: SelectionInput = { audioCandidates: [], audioRanking: [], videoCandidates: [] };
+	#closed = false;
+
+	constructor(userId: string, displayName: string, rtpCapabilities: ms.RtpCapabilities, context: ParticipantContext) {
+		super();
+		this.userId = userId;
+		this.displayName = displayName;
+		this.rtpCapabilities = rtpCapabilities;
+		this.#context = context;
+	}
+
+	get closed(): boolean {
+		return this.#closed;
+	}
+
+	get producers(): ms.Producer[] {
+		return [...this.#producers.values()];
+	}
+
+	get consumers(): ms.Consumer[] {
+		return [...this.#consumers.values()].map((e) => e.consumer);
+	}
+
+	get transports(): ms.Transport[] {
+		return [...this.#transports.values()].map((e) => e.transport);
+	}
+
+	async createWebRtcTransport(direction: Direction): Promise<WebRtcTransportParams> {
+		this.#assertOpen();
+		const transport = await this.#context.router.createWebRtcTransport({
+			webRtcServer: this.#context.webRtcServer,
+			enableUdp: true,
+			enableTcp: true,
+			preferUdp: true,
+			initialAvailableOutgoingBitrate: this.#context.initialOutgoingBitrate,
+		});
+		this.#adopt({ type: 'webrtc', direction, transport });
+		return {
+			transportId: transport.id,
+			iceParameters: transport.iceParameters,
+			iceCandidates: transport.iceCandidates,
+			dtlsParameters: transport.dtlsParameters,
+		};
+	}
+
+	/**
+	 * Raw RTP ingest/egress (load clients, ffmpeg, recorders). A send transport
+	 * learns the client's address from its first packet (comedia).
+	 */
+	async createPlainTransport(direction: Direction): Promise<PlainTransportParams> {
+		this.#assertOpen();
+		const transport = await this.#context.router.createPlainTransport({
+			listenInfo: {
+				protocol: 'udp',
+				ip: this.#context.plainListenIp,
+				...(this.#context.announcedAddress ? { announcedAddress: this.#context.announcedAddress } : {}),
+			},
+			rtcpMux: true,
+			comedia: direction === 'send',
+		});
+		this.#adopt({ type: 'plain', direction, transport });
+		return { transportId: transport.id, ip: transport.tuple.localAddress ?? transport.tuple.localIp, port: transport.tuple.localPort };
+	}
+
+	async connectTransport(transportId: string, params: ConnectParams): Promise<void> {
+		const entry = this.#transport(transportId);
+		try {
+			if (entry.type === 'webrtc' && 'dtlsParameters' in params) {
+				await entry.transport.connect({ dtlsParameters: params.dtlsParameters });
+			} else if (entry.type === 'plain' && 'ip' in params) {
+				await entry.transport.connect({ ip: params.ip, port: params.port });
+			} else {
+				throw new MediaError('invalid_media_parameters', `wrong connect parameters for a ${entry.type} transport`);
+			}
+		} catch (error) {
+			if (error instanceof MediaError) throw error;
+			throw new MediaError('invalid_media_parameters', `cannot connect transport: ${(error as Error).message}`);
+		}
+	}
+
+	async produce(transportId: string, kind: ms.MediaKind, rtpParameters: ms.RtpParameters, appData: Record<string, unknown> = {}): Promise<ms.Producer> {
+		const { transport } = this.#transport(transportId, 'send');
+		let producer: ms.Producer;
+		try {
+			producer = await transport.produce({ kind, rtpParameters, appData: { ...appData, participantId: this.id } });
+		} catch (error) {
+			throw new MediaError('invalid_media_parameters', `cannot produce: ${(error as Error).message}`);
+		}
+		this.#producers.set(producer.id, producer);
+		producer.observer.once('close', () => {
+			this.#producers.delete(producer.id);
+			this.emit('producerClosed', producer);
+		});
+		this.emit('producerCreated', producer);
+		return producer;
+	}
+
+	closeProducer(producerId: string): void {
+		this.#producer(producerId).close();
+	}
+
+	async setProducerPaused(producerId: string, paused: boolean): Promise<void> {
+		const producer = this.#producer(producerId);
+		if (paused) await producer.pause();
+		else await producer.resume();
+	}
+
+	/** Creates a consumer paused; it flows once the client resumes it and selection allows. */
+	async consume(transportId: string, producerId: string): Promise<ms.Consumer> {
+		const { transport } = this.#transport(transportId, 'recv');
+		if (this.#producers.has(producerId)) throw new MediaError('own_producer', 'a client never receives its own streams');
+		for (const entry of this.#consumers.values()) {
+			if (entry.consumer.producerId === producerId) throw new MediaError('cannot_consume', 'already consuming this producer');
+		}
+		if (!this.#context.router.canConsume({ producerId, rtpCapabilities: this.rtpCapabilities })) {
+			throw new MediaError('cannot_consume', `cannot consume producer ${producerId} with the given RTP capabilities`);
+		}
+		const consumer = await transport.consume({ producerId, rtpCapabilities: this.rtpCapabilities, paused: true });
+		const entry: ConsumerEntry = { consumer, clientPaused: true, applying: Promise.resolve() };
+		this.#consumers.set(consumer.id, entry);
+		consumer.observer.once('close', () => {
+			this.#consumers.delete(consumer.id);
+			this.emit('consumerClosed', consumer.id, consumer.producerId);
+		});
+		consumer.on('producerclose', () => consumer.close());
+		return consumer;
+	}
+
+	async setConsumerPaused(consumerId: string, paused: boolean): Promise<void> {
+		const entry = this.#consumers.get(consumerId);
+		if (!entry) throw new MediaError('unknown_consumer', `no consumer ${consumerId}`);
+		entry.clientPaused = paused;
+		await this.#applyTo(entry);
+	}
+
+	/** The remote videos this client views (at most maxVideos). */
+	async setView(producerIds: readonly string[]): Promise<void> {
+		if (producerIds.length > this.#context.limits.maxVideos) {
+			throw new MediaError('view_too_large', `a view holds at most ${this.#context.limits.maxVideos} videos`);
+		}
+		this.#view = [...new Set(producerIds)];
+		await this.#applyAll();
+	}
+
+	/** Called by the conference whenever remote streams or the loudest ranking change. */
+	async updateSelection(selection: SelectionInput): Promise<void> {
+		this.#selection = selection;
+		await this.#applyAll();
+	}
+
+	/** Whether a remote producer is currently selected for this participant. */
+	isSelected(producerId: string, kind: ms.MediaKind): boolean {
+		return this.#selectedSet(kind).has(producerId);
+	}
+
+	close(): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		for (const { transport } of this.#transports.values()) transport.close();
+		this.#transports.clear();
+		this.emit('closed');
+	}
+
+	#selectedSet(kind: ms.MediaKind): Set<string> {
+		const own = (id: string) => !this.#producers.has(id);
+		const { limits } = this.#context;
+		if (kind === 'audio') {
+			return selectAudible(this.#selection.audioCandidates.filter(own), this.#selection.audioRanking, limits.maxAudible);
+		}
+		return selectVisible(this.#selection.videoCandidates.filter(own), this.#view, limits.maxVideos);
+	}
+
+	async #applyAll(): Promise<void> {
+		const audio = this.#selectedSet('audio');
+		const video = this.#selectedSet('video');
+		await Promise.all(
+			[...this.#consumers.values()].map((entry) =>
+				this.#applyTo(entry, entry.consumer.kind === 'audio' ? audio : video),
+			),
+		);
+	}
+
+	#applyTo(entry: ConsumerEntry, selected?: Set<string>): Promise<void> {
+		entry.applying = entry.applying.then(async () => {
+			const { consumer } = entry;
+			if (consumer.closed) return;
+			const chosen = selected ?? this.#selectedSet(consumer.kind);
+			const shouldPause = entry.clientPaused || !chosen.has(consumer.producerId);
+			if (shouldPause === consumer.paused) return;
+			try {
+				if (shouldPause) await consumer.pause();
+				else await consumer.resume();
+				this.emit('consumerPausedChanged', consumer.id, shouldPause);
+			} catch {
+				// Consumer closed concurrently (producer left): nothing to apply.
+			}
+		});
+		return entry.applying;
+	}
+
+	#adopt(entry: TransportEntry): void {
+		const transport: ms.Transport = entry.transport;
+		this.#transports.set(transport.id, entry);
+		transport.observer.once('close', () => this.#transports.delete(transport.id));
+	}
+
+	#transport(transportId: string, direction?: Direction): TransportEntry {
+		this.#assertOpen();
+		const entry = this.#transports.get(transportId);
+		if (!entry) throw new MediaError('unknown_transport', `no transport ${transportId}`);
+		if (direction && entry.direction !== direction) {
+			throw new MediaError('wrong_transport_direction', `transport ${transportId} is not a ${direction} transport`);
+		}
+		return entry;
+	}
+
+	#producer(producerId: string): ms.Producer {
+		const producer = this.#producers.get(producerId);
+		if (!producer) throw new MediaError('unknown_producer', `no producer ${producerId} of this participant`);
+		return producer;
+	}
+
+	#assertOpen(): void {
+		if (this.#closed) throw new MediaError('conference_closed', 'participant has left');
+	}
+}

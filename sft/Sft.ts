@@ -1,0 +1,114 @@
+import type { Logger } from 'pino';
+import type { types as ms } from 'mediasoup';
+import { Conference, type ConferenceOptions } from './Conference.ts';
+import { MediaError } from './MediaError.ts';
+import { loadMediasoup } from './mediasoupLoader.ts';
+import { mediaCodecs } from './mediaCodecs.ts';
+import type { MediaLimits } from './Participant.ts';
+import { WorkerPool } from './WorkerPool.ts';
+import { TypedEmitter } from './TypedEmitter.ts';
+
+export interface SftOptions {
+	workers: number;
+	listenIp: string;
+	announcedAddress?: string | undefined;
+	rtcBasePort: number;
+	rtcMinPort: number;
+	rtcMaxPort: number;
+	logLevel: ms.WorkerLogLevel;
+	limits: MediaLimits;
+	initialOutgoingBitrate: number;
+	audioLevelIntervalMs: number;
+	audioLevelThreshold: number;
+}
+
+type SftEvents = {
+	conferenceCreated: [Conference];
+	conferenceClosed: [Conference, reason: string];
+};
+
+/**
+ * The media plane of one domain: a worker pool and the conferences on it.
+ * Knows nothing of signalling; callers drive it through this object model.
+ */
+export class Sft extends TypedEmitter<SftEvents> {
+	readonly pool: WorkerPool;
+	readonly rtpCapabilities: ms.RtpCapabilities;
+	readonly #options: SftOptions;
+	readonly #conferences = new Map<string, Conference>();
+	/** Creations in flight, so two joins racing on one id get one conference. */
+	readonly #creating = new Map<string, Promise<Conference>>();
+	#draining = false;
+
+	private constructor(pool: WorkerPool, rtpCapabilities: ms.RtpCapabilities, options: SftOptions) {
+		super();
+		this.pool = pool;
+		this.rtpCapabilities = rtpCapabilities;
+		this.#options = options;
+	}
+
+	static async create(options: SftOptions, logger: Logger): Promise<Sft> {
+		const mediasoup = await loadMediasoup();
+		const pool = await WorkerPool.create(mediasoup, { size: options.workers, ...options }, logger);
+		// Every router gets the same codec list, so one probe router tells
+		// clients the capabilities of all of them before they join.
+		const probe = await pool.leastLoaded().worker.createRouter({ mediaCodecs });
+		const rtpCapabilities = probe.rtpCapabilities;
+		probe.close();
+		return new Sft(pool, rtpCapabilities, options);
+	}
+
+	get conferences(): Conference[] {
+		return [...this.#conferences.values()];
+	}
+
+	get draining(): boolean {
+		return this.#draining;
+	}
+
+	getConference(id: string): Conference | undefined {
+		return this.#conferences.get(id);
+	}
+
+	/** Returns the conference, creating it on the least-loaded worker if needed. */
+	async getOrCreateConference(id: string): Promise<Conference> {
+		const existing = this.#conferences.get(id);
+		if (existing) return existing;
+		const pending = this.#creating.get(id);
+		if (pending) return pending;
+		if (this.#draining) throw new MediaError('server_draining', 'this SFT is shutting down and accepts no new conferences');
+		const creation = this.#createConference(id).finally(() => this.#creating.delete(id));
+		this.#creating.set(id, creation);
+		return creation;
+	}
+
+	/** Stop accepting new conferences; running ones continue. */
+	startDraining(): void {
+		this.#draining = true;
+	}
+
+	close(): void {
+		for (const conference of this.#conferences.values()) conference.close('shutdown');
+		this.pool.close();
+	}
+
+	async #createConference(id: string): Promise<Conference> {
+		const options: ConferenceOptions = {
+			id,
+			limits: this.#options.limits,
+			plainListenIp: this.#options.listenIp,
+			announcedAddress: this.#options.announcedAddress,
+			initialOutgoingBitrate: this.#options.initialOutgoingBitrate,
+			audioLevelIntervalMs: this.#options.audioLevelIntervalMs,
+			audioLevelThreshold: this.#options.audioLevelThreshold,
+		};
+		const conference = await Conference.create(this.pool.leastLoaded(), mediaCodecs, options);
+		this.#conferences.set(id, conference);
+		conference.once('closed', (reason) => {
+			this.#conferences.delete(id);
+			this.emit('conferenceClosed', conference, reason);
+		});
+		this.emit('conferenceCreated', conference);
+		return conference;
+	}
+}
