@@ -62,6 +62,10 @@ export class Sft extends TypedEmitter<SftEvents> {
 		return [...this.#conferences.values()];
 	}
 
+	get limits(): MediaLimits {
+		return this.#options.limits;
+	}
+
 	get draining(): boolean {
 		return this.#draining;
 	}

@@ -31,6 +31,12 @@ export class TypedEmitter<E extends EventMap> {
 		return this;
 	}
 
+	/** Like `on`, returning the function that removes the listener again. */
+	subscribe<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): () => void {
+		this.on(event, listener);
+		return () => this.off(event, listener);
+	}
+
 	listenerCount<K extends keyof E & string>(event: K): number {
 		return this.#emitter.listenerCount(event);
 	}

@@ -1,0 +1,192 @@
+import type { Logger } from 'pino';
+import type { Socket } from 'socket.io';
+import type { types as ms } from 'mediasoup';
+import type { Conference } from '../sft/Conference.ts';
+import type { Participant } from '../sft/Participant.ts';
+import type { Sft } from '../sft/Sft.ts';
+import { verifyAccessToken } from './accessToken.ts';
+import { SignallingError, toErrorBody } from './errors.ts';
+import {
+	isRequestMethod,
+	MAX_PAYLOAD_BYTES,
+	requestSchemas,
+	type ProducerInfo,
+	type RequestMethod,
+	type RequestPayload,
+	type ServerEvents,
+} from './protocol.ts';
+
+type Ack = (response: unknown) => void;
+type Handlers = { [M in RequestMethod]: (payload: RequestPayload<M>) => Promise<unknown> };
+
+export interface ClientSessionOptions {
+	tokenSecret: string;
+	/** Lets tests and operators run without tokens on a private machine. */
+	requireToken: boolean;
+}
+
+/**
+ * One client's signalling connection: validates each request, drives the
+ * media plane, and turns conference events into notifications.
+ * A bad request only ever produces an error acknowledgement.
+ */
+export class ClientSession {
+	readonly #socket: Socket;
+	readonly #sft: Sft;
+	readonly #options: ClientSessionOptions;
+	readonly #logger: Logger;
+	#conference: Conference | undefined;
+	#participant: Participant | undefined;
+	readonly #unsubscribe: (() => void)[] = [];
+	readonly #handlers: Handlers = {
+		getCapabilities: async () => this.#getCapabilities(),
+		join: async (p) => this.#join(p),
+		createTransport: async (p) => {
+			const participant = this.#joined();
+			return p.type === 'plain' ? participant.createPlainTransport(p.direction) : participant.createWebRtcTransport(p.direction);
+		},
+		connectTransport: async (p) => {
+			const { transportId, ...params } = p;
+			await this.#joined().connectTransport(transportId, params as Parameters<Participant['connectTransport']>[1]);
+			return {};
+		},
+		produce: async (p) => {
+			const producer = await this.#joined().produce(p.transportId, p.kind, p.rtpParameters as unknown as ms.RtpParameters, p.appData);
+			return { producerId: producer.id };
+		},
+		closeProducer: async (p) => {
+			this.#joined().closeProducer(p.producerId);
+			return {};
+		},
+		consume: async (p) => {
+			const consumer = await this.#joined().consume(p.transportId, p.producerId);
+			return { consumerId: consumer.id, producerId: consumer.producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters, paused: true };
+		},
+		pause: async (p) => this.#setPaused(p, true),
+		resume: async (p) => this.#setPaused(p, false),
+		setView: async (p) => {
+			await this.#joined().setView(p.producerIds);
+			return {};
+		},
+		leave: async () => {
+			this.#leave();
+			return {};
+		},
+	};
+
+	constructor(socket: Socket, sft: Sft, options: ClientSessionOptions, logger: Logger) {
+		this.#socket = socket;
+		this.#sft = sft;
+		this.#options = options;
+		this.#logger = logger.child({ socket: socket.id });
+		socket.onAny((event: string, ...args: unknown[]) => void this.#onRequest(event, args));
+		socket.on('disconnect', () => this.#leave());
+	}
+
+	async #onRequest(method: string, args: unknown[]): Promise<void> {
+		const last = args[args.length - 1];
+		const ack: Ack | undefined = typeof last === 'function' ? (last as Ack) : undefined;
+		const reply = ack ?? ((response: unknown) => this.#socket.emit('requestError', { method, ...(response as object) }));
+		try {
+			if (!isRequestMethod(method)) throw new SignallingError('unknown_method', `unknown request "${method}"`);
+			const raw = ack ? args.slice(0, -1)[0] : args[0];
+			if (JSON.stringify(raw ?? {}).length > MAX_PAYLOAD_BYTES) {
+				throw new SignallingError('payload_too_large', `request payload exceeds ${MAX_PAYLOAD_BYTES} bytes`);
+			}
+			const parsed = requestSchemas[method].safeParse(raw ?? {});
+			if (!parsed.success) {
+				const issue = parsed.error.issues[0];
+				const where = issue?.path.length ? ` at "${issue.path.join('.')}"` : '';
+				throw new SignallingError('bad_request', `invalid ${method} request${where}: ${issue?.message ?? 'malformed'}`);
+			}
+			const handler = this.#handlers[method] as (payload: unknown) => Promise<unknown>;
+			const data = await handler(parsed.data);
+			if (ack) ack({ ok: true, data });
+		} catch (error) {
+			const body = toErrorBody(error);
+			if (body.code === 'internal_error') this.#logger.error({ err: error, method }, 'request failed');
+			else this.#logger.debug({ code: body.code, method }, 'request refused');
+			reply({ ok: false, error: body });
+		}
+	}
+
+	#getCapabilities() {
+		const { limits } = this.#sft;
+		return { rtpCapabilities: this.#sft.rtpCapabilities, limits };
+	}
+
+	async #join(p: RequestPayload<'join'>) {
+		if (this.#participant) throw new SignallingError('already_joined', 'this connection has already joined a conference');
+		const claims = this.#options.requireToken
+			? verifyAccessToken(p.token, p.conferenceId, this.#options.tokenSecret)
+			: { user: `anonymous-${this.#socket.id}`, right: 'start' as const };
+		let conference = this.#sft.getConference(p.conferenceId);
+		if (!conference) {
+			if (claims.right !== 'start') throw new SignallingError('conference_not_found', 'no such conference; a join token cannot start one');
+			conference = await this.#sft.getOrCreateConference(p.conferenceId);
+		}
+		const participant = conference.addParticipant(claims.user, p.displayName ?? claims.user, p.rtpCapabilities as ms.RtpCapabilities);
+		this.#conference = conference;
+		this.#participant = participant;
+		this.#subscribe(conference, participant);
+		this.#logger.info({ conference: conference.id, participant: participant.id, user: claims.user }, 'joined');
+		return {
+			participantId: participant.id,
+			conferenceId: conference.id,
+			rtpCapabilities: conference.rtpCapabilities,
+			participants: conference.participants.filter((x) => x !== participant).map(participantInfo),
+			producers: conference.participants.filter((x) => x !== participant).flatMap((x) => x.producers.map((pr) => producerInfo(x, pr))),
+		};
+	}
+
+	async #setPaused(p: { consumerId: string } | { producerId: string }, paused: boolean) {
+		const participant = this.#joined();
+		if ('consumerId' in p) await participant.setConsumerPaused(p.consumerId, paused);
+		else await participant.setProducerPaused(p.producerId, paused);
+		return {};
+	}
+
+	#subscribe(conference: Conference, self: Participant): void {
+		const notify = <E extends keyof ServerEvents>(event: E, payload: ServerEvents[E]) => this.#socket.emit(event, payload);
+		const others = (p: Participant) => p !== self;
+		this.#unsubscribe.push(conference.subscribe('participantJoined', (p) => others(p) && notify('participantJoined', participantInfo(p))));
+		this.#unsubscribe.push(conference.subscribe('participantLeft', (p) => others(p) && notify('participantLeft', { participantId: p.id })));
+		this.#unsubscribe.push(conference.subscribe('producerAdded', (p, producer) => others(p) && notify('producerAdded', producerInfo(p, producer))));
+		this.#unsubscribe.push(conference.subscribe('producerClosed', (p, producer) => others(p) && notify('producerClosed', { producerId: producer.id })));
+		this.#unsubscribe.push(conference.subscribe('producerPausedChanged', (p, producer, paused) => {
+			if (others(p)) notify(paused ? 'producerPaused' : 'producerResumed', { producerId: producer.id });
+		}));
+		this.#unsubscribe.push(conference.subscribe('activeSpeakers', (speakers) => notify('activeSpeakers', { speakers })));
+		this.#unsubscribe.push(conference.subscribe('closed', (reason) => {
+			notify('conferenceEnded', { reason });
+			this.#detach();
+		}));
+		this.#unsubscribe.push(self.subscribe('consumerClosed', (consumerId, producerId) => notify('consumerClosed', { consumerId, producerId })));
+		this.#unsubscribe.push(self.subscribe('consumerPausedChanged', (consumerId, paused) => notify('consumerPaused', { consumerId, paused })));
+	}
+
+	#joined(): Participant {
+		if (!this.#participant || this.#participant.closed) throw new SignallingError('not_joined', 'join a conference first');
+		return this.#participant;
+	}
+
+	#leave(): void {
+		const participant = this.#participant;
+		this.#detach();
+		participant?.close();
+	}
+
+	#detach(): void {
+		for (const off of this.#unsubscribe.splice(0)) off();
+		this.#participant = undefined;
+		this.#conference = undefined;
+	}
+}
+
+function participantInfo(p: Participant) {
+	return { participantId: p.id, userId: p.userId, displayName: p.displayName };
+}
+
+function producerInfo(p: Participant, producer: ms.Producer): ProducerInfo {
+	return { producerId: producer.id, participantId: p.id, kind: producer.kind, paused: producer.paused };
+}

@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Sft } from '../sft/Sft.ts';
+import { SftMetrics } from '../sft/SftMetrics.ts';
+import { ClientServer } from './ClientServer.ts';
+import { loadClientTls } from './clientTls.ts';
+import { MetricsServer } from './MetricsServer.ts';
+import { resolveWorkerCount, type SftConfig } from './config.ts';
+import { Federation } from './federation/index.ts';
+import { networkInterfaces } from 'node:os';
+
+/**
+ * One domain's SFT process, assembled: media plane, client signalling,
+ * metrics and (when enabled) the federation trust layer. Used by main.ts and
+ * by tests that want a whole server in-process.
+ */
+export class SftServer {
+	readonly sft: Sft;
+	readonly clients: ClientServer;
+	readonly metricsServer: MetricsServer;
+	readonly registry: Registry;
+	readonly federation: Federation | undefined;
+	readonly selfSignedCert: string | undefined;
+	readonly #metrics: SftMetrics;
+	readonly #logger: Logger;
+	#closed = false;
+
+	private constructor(parts: {
+		sft: Sft;
+		clients: ClientServer;
+		metricsServer: MetricsServer;
+		registry: Registry;
+		metrics: SftMetrics;
+		federation: Federation | undefined;
+		selfSignedCert: string | undefined;
+		logger: Logger;
+	}) {
+		this.sft = parts.sft;
+		this.clients = parts.clients;
+		this.metricsServer = parts.metricsServer;
+		this.registry = parts.registry;
+		this.#metrics = parts.metrics;
+		this.federation = parts.federation;
+		this.selfSignedCert = parts.selfSignedCert;
+		this.#logger = parts.logger;
+	}
+
+	static async start(config: SftConfig, logger: Logger): Promise<SftServer> {
+		const { media, signalling } = config;
+		const sft = await Sft.create(
+			{
+				workers: resolveWorkerCount(media.workers),
+				listenIp: media.listenIp,
+				announcedAddress: media.announcedAddress ?? defaultAnnouncedAddress(media.listenIp),
+				rtcBasePort: media.rtcBasePort,
+				rtcMinPort: media.rtcMinPort,
+				rtcMaxPort: media.rtcMaxPort,
+				logLevel: media.workerLogLevel,
+				limits: { maxVideos: media.maxVideos, maxAudible: media.maxAudible },
+				initialOutgoingBitrate: media.initialOutgoingBitrate,
+				audioLevelIntervalMs: media.audioLevelIntervalMs,
+				audioLevelThreshold: media.audioLevelThreshold,
+			},
+			logger.child({ component: 'sft' }),
+		);
+		const registry = new Registry();
+		collectDefaultMetrics({ register: registry, prefix: 'sft_process_' });
+		const metrics = new SftMetrics(sft, registry, config.metrics.statsIntervalMs);
+		let federation: Federation | undefined;
+		let clients: ClientServer | undefined;
+		let metricsServer: MetricsServer | undefined;
+		try {
+			if (config.federation.enabled) {
+				federation = await Federation.start({ config: config.federation, logger: logger.child({ component: 'federation' }), registry });
+			}
+			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
+			clients = await ClientServer.listen(
+				sft,
+				{ ip: signalling.listen.ip, port: signalling.listen.port, tls, tokenSecret: signalling.tokenSecret, requireToken: signalling.requireToken },
+				logger.child({ component: 'signalling' }),
+			);
+			metricsServer = await MetricsServer.listen(registry, config.metrics.listen.ip, config.metrics.listen.port);
+			return new SftServer({ sft, clients, metricsServer, registry, metrics, federation, selfSignedCert: tls.selfSigned ? tls.cert : undefined, logger });
+		} catch (error) {
+			await clients?.close();
+			await metricsServer?.close();
+			await federation?.close();
+			metrics.close();
+			sft.close();
+			throw error;
+		}
+	}
+
+	/**
+	 * Stops new conferences, lets running ones go on until they end or the
+	 * deadline passes, then closes everything.
+	 */
+	async drainAndClose(deadlineMs: number): Promise<void> {
+		this.sft.startDraining();
+		const deadline = Date.now() + deadlineMs;
+		this.#logger.info({ conferences: this.sft.conferences.length, deadlineMs }, 'draining');
+		while (this.sft.conferences.length > 0 && Date.now() < deadline) {
+			await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, deadline - Date.now()))));
+		}
+		await this.close();
+	}
+
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		this.sft.close();
+		await this.clients.close();
+		await this.metricsServer.close();
+		await this.federation?.close();
+		this.#metrics.close();
+	}
+}
+
+/**
+ * A wildcard listen address cannot go into ICE candidates; without an
+ * operator-given announced address, use this host's first external IPv4
+ * address (loopback on a machine that has none).
+ */
+function defaultAnnouncedAddress(listenIp: string): string | undefined {
+	if (listenIp !== '0.0.0.0' && listenIp !== '::') return undefined;
+	const external = Object.values(networkInterfaces())
+		.flat()
+		.find((i) => i !== undefined && i.family === 'IPv4' && !i.internal);
+	return external?.address ?? '127.0.0.1';
+}

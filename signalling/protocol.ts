@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+/**
+ * Client ↔ SFT signalling messages. Every request is a socket.io event with
+ * an acknowledgement: `socket.emit(method, payload, ack)`; the ack receives
+ * `{ ok: true, data }` or `{ ok: false, error: { code, message } }`.
+ * Server → client notifications are plain events (see ServerEvents).
+ */
+
+const id = z.string().min(1).max(128);
+// Media descriptions are checked structurally here; mediasoup validates the details.
+const rtpParameters = z.looseObject({
+	codecs: z.array(z.looseObject({ mimeType: z.string().max(64), payloadType: z.number().int(), clockRate: z.number().int() })).min(1).max(16),
+	encodings: z.array(z.looseObject({})).max(8).optional(),
+	headerExtensions: z.array(z.looseObject({ uri: z.string().max(256), id: z.number().int() })).max(32).optional(),
+	rtcp: z.looseObject({}).optional(),
+	mid: z.string().max(32).optional(),
+});
+const rtpCapabilities = z.looseObject({
+	codecs: z.array(z.looseObject({ mimeType: z.string().max(64), kind: z.enum(['audio', 'video']), clockRate: z.number().int() })).max(64).optional(),
+	headerExtensions: z.array(z.looseObject({ uri: z.string().max(256) })).max(64).optional(),
+});
+const dtlsParameters = z.looseObject({
+	role: z.enum(['auto', 'client', 'server']).optional(),
+	fingerprints: z.array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) })).min(1).max(8),
+});
+
+export const requestSchemas = {
+	getCapabilities: z.object({}).strict(),
+	join: z
+		.object({
+			token: z.string().max(4096).optional(),
+			conferenceId: id,
+			rtpCapabilities,
+			displayName: z.string().max(128).optional(),
+		})
+		.strict(),
+	createTransport: z.object({ direction: z.enum(['send', 'recv']), type: z.enum(['webrtc', 'plain']).default('webrtc') }).strict(),
+	connectTransport: z.union([
+		z.object({ transportId: id, dtlsParameters }).strict(),
+		z.object({ transportId: id, ip: z.union([z.ipv4(), z.ipv6()]), port: z.number().int().min(1).max(65535) }).strict(),
+	]),
+	produce: z
+		.object({
+			transportId: id,
+			kind: z.enum(['audio', 'video']),
+			rtpParameters,
+			appData: z.record(z.string(), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+		})
+		.strict(),
+	closeProducer: z.object({ producerId: id }).strict(),
+	consume: z.object({ transportId: id, producerId: id }).strict(),
+	pause: z.union([z.object({ consumerId: id }).strict(), z.object({ producerId: id }).strict()]),
+	resume: z.union([z.object({ consumerId: id }).strict(), z.object({ producerId: id }).strict()]),
+	setView: z.object({ producerIds: z.array(id).max(64) }).strict(),
+	leave: z.object({}).strict(),
+} as const;
+
+export type RequestMethod = keyof typeof requestSchemas;
+export type RequestPayload<M extends RequestMethod> = z.output<(typeof requestSchemas)[M]>;
+
+export function isRequestMethod(name: string): name is RequestMethod {
+	return Object.hasOwn(requestSchemas, name);
+}
+
+export interface ParticipantInfo {
+	participantId: string;
+	userId: string;
+	displayName: string;
+}
+
+export interface ProducerInfo {
+	producerId: string;
+	participantId: string;
+	kind: 'audio' | 'video';
+	paused: boolean;
+}
+
+/** Notifications the SFT sends to a joined client. */
+export interface ServerEvents {
+	participantJoined: ParticipantInfo;
+	participantLeft: { participantId: string };
+	producerAdded: ProducerInfo;
+	producerClosed: { producerId: string };
+	producerPaused: { producerId: string };
+	producerResumed: { producerId: string };
+	consumerClosed: { consumerId: string; producerId: string };
+	/** The SFT paused or resumed a consumer (stream selection or client request). */
+	consumerPaused: { consumerId: string; paused: boolean };
+	activeSpeakers: { speakers: { participantId: string; producerId: string; volume: number }[] };
+	conferenceEnded: { reason: string };
+}
+
+/** Largest request payload accepted, serialized as JSON. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
