@@ -10,8 +10,10 @@ export type EventMap = Record<string, unknown[]>;
  */
 export class TypedEmitter<E extends EventMap> {
 	readonly #emitter = new EventEmitter({ captureRejections: false });
+	readonly #onListenerError: (event: string, error: unknown) => void;
 
-	constructor() {
+	constructor(onListenerError?: (event: string, error: unknown) => void) {
+		this.#onListenerError = onListenerError ?? ((event, error) => process.emitWarning(`listener for "${event}" threw: ${String(error)}`));
 		// Conferences can have many listeners (one per signalling session).
 		this.#emitter.setMaxListeners(0);
 	}
@@ -47,7 +49,7 @@ export class TypedEmitter<E extends EventMap> {
 			try {
 				(listener as (...a: unknown[]) => void)(...args);
 			} catch (error) {
-				process.emitWarning(`listener for "${event}" threw: ${String(error)}`);
+				this.#onListenerError(event, error);
 			}
 		}
 	}

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { FEDERATION_SRV_SERVICE, FederationDiscovery } from "./discovery.ts";
-import { EnhancedEventEmitter } from "./enhancedEventEmitter.ts";
+import { TypedEmitter } from "../../sft/TypedEmitter.ts";
 import { FederationClient, type ConnectToPeerTarget } from "./federationClient.ts";
 import type { EnabledFederationConfig } from "./federationConfig.ts";
 import { createFederationMetrics } from "./federationMetrics.ts";
@@ -44,7 +44,7 @@ export type FederationEvents = {
  * reloads to both. The lead's main creates one when `federation.enabled`, calls
  * `reload(config)` on SIGHUP and `close()` on shutdown.
  */
-export class Federation extends EnhancedEventEmitter<FederationEvents> {
+export class Federation extends TypedEmitter<FederationEvents> {
   readonly server: FederationServer;
   readonly client: FederationClient;
   readonly discovery: FederationDiscovery;
@@ -61,7 +61,7 @@ export class Federation extends EnhancedEventEmitter<FederationEvents> {
     // Late-bound so the emitter (this) exists before the recorder needs it.
     let federation: Federation | undefined;
     const metrics = createFederationMetrics(options.registry, () => federation?.trust.ownCertificate.notAfter);
-    const recordRefusal = createRefusalRecorder(options.logger, metrics, (event) => federation?.safeEmit("refused", event));
+    const recordRefusal = createRefusalRecorder(options.logger, metrics, (event) => federation?.emit("refused", event));
     const discovery = new FederationDiscovery(discoveryOptions(options.config, options.random));
     const server = await FederationServer.listen({ listen: options.config.listen, trust, logger: options.logger, metrics, recordRefusal });
     const client = new FederationClient({
@@ -89,9 +89,9 @@ export class Federation extends EnhancedEventEmitter<FederationEvents> {
     this.server = server;
     this.client = client;
     this.discovery = discovery;
-    server.on("peer", (peer) => this.safeEmit("peer", peer));
-    server.on("peerClosed", (peer, reason) => this.safeEmit("peerClosed", peer, reason));
-    client.on("peerClosed", (peer, reason) => this.safeEmit("peerClosed", peer, reason));
+    server.on("peer", (peer) => this.emit("peer", peer));
+    server.on("peerClosed", (peer, reason) => this.emit("peerClosed", peer, reason));
+    client.on("peerClosed", (peer, reason) => this.emit("peerClosed", peer, reason));
     this.watch();
     this.revalidateTimer = setInterval(() => {
       this.revalidatePeers().catch((error: unknown) => options.logger.error({ err: error }, "federation peer revalidation failed"));
@@ -175,7 +175,7 @@ export class Federation extends EnhancedEventEmitter<FederationEvents> {
       { trigger, fingerprint: trust.ownCertificate.fingerprintSha256, notAfter: trust.ownCertificate.notAfter, disconnected },
       "federation trust reloaded",
     );
-    this.safeEmit("reloaded", { trigger, disconnected });
+    this.emit("reloaded", { trigger, disconnected });
   }
 
   private watch(): void {

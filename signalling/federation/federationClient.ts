@@ -4,7 +4,7 @@ import { io, type Socket as ClientSocket } from "socket.io-client";
 import { normalizeDomain } from "../../certs/domainName.ts";
 import { verifyPeerCertificate } from "../../certs/verifyPeerCertificate.ts";
 import { FederationDiscoveryError, type FederationDiscovery, type FederationEndpoint } from "./discovery.ts";
-import { EnhancedEventEmitter } from "./enhancedEventEmitter.ts";
+import { TypedEmitter } from "../../sft/TypedEmitter.ts";
 import { FederationConnectError } from "./federationConnectError.ts";
 import type { FederationMetrics } from "./federationMetrics.ts";
 import { GENERIC_REFUSAL_MESSAGE, type OutboundFederationPeer } from "./federationPeer.ts";
@@ -43,7 +43,7 @@ interface PeerRecord {
  * One link per domain: concurrent or repeated calls share it. Links do not
  * auto-reconnect; on `'peerClosed'` the owner decides whether to dial again.
  */
-export class FederationClient extends EnhancedEventEmitter<FederationClientEvents> {
+export class FederationClient extends TypedEmitter<FederationClientEvents> {
   private trust: TrustMaterial;
   private readonly records = new Map<string, PeerRecord>();
   private readonly dialling = new Map<string, Promise<OutboundFederationPeer>>();
@@ -228,7 +228,7 @@ export class FederationClient extends EnhancedEventEmitter<FederationClientEvent
       this.options.metrics.connectionClosed(domain);
       agent.destroy();
       this.options.logger.info({ domain, reason }, "federation peer disconnected (outbound)");
-      this.safeEmit("peerClosed", peer, reason);
+      this.emit("peerClosed", peer, reason);
     });
     return peer;
   }

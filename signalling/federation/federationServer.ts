@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { Server as SocketIoServer, type Socket as ServerSocket } from "socket.io";
 import { verifyCertificateChain, type ChainVerification } from "../../certs/verifyCertificateChain.ts";
 import { matchClaimedDomain, verifyPeerCertificate } from "../../certs/verifyPeerCertificate.ts";
-import { EnhancedEventEmitter } from "./enhancedEventEmitter.ts";
+import { TypedEmitter } from "../../sft/TypedEmitter.ts";
 import type { FederationMetrics } from "./federationMetrics.ts";
 import { GENERIC_REFUSAL_MESSAGE, type InboundFederationPeer } from "./federationPeer.ts";
 import { peerCertificateChain } from "./peerCertificateChain.ts";
@@ -40,7 +40,7 @@ interface PeerRecord {
  * its certificate right after the TLS handshake, its claimed domain in the
  * socket.io handshake. Only then is `'peer'` emitted.
  */
-export class FederationServer extends EnhancedEventEmitter<FederationServerEvents> {
+export class FederationServer extends TypedEmitter<FederationServerEvents> {
   private trust: TrustMaterial;
   private readonly logger: Logger;
   private readonly httpsServer: HttpsServer;
@@ -247,8 +247,8 @@ export class FederationServer extends EnhancedEventEmitter<FederationServerEvent
       this.records.delete(socket.id);
       this.options.metrics.connectionClosed(peer.domain);
       this.logger.info({ domain: peer.domain, reason }, "federation peer disconnected (inbound)");
-      this.safeEmit("peerClosed", peer, reason);
+      this.emit("peerClosed", peer, reason);
     });
-    this.safeEmit("peer", peer);
+    this.emit("peer", peer);
   }
 }

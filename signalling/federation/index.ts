@@ -17,4 +17,3 @@ export { createFederationMetrics, type FederationMetrics } from "./federationMet
 export { GENERIC_REFUSAL_MESSAGE, type FederationPeer, type InboundFederationPeer, type OutboundFederationPeer } from "./federationPeer.ts";
 export { createRefusalRecorder, type RefusalEvent, type RefusalRecorder } from "./refusalRecorder.ts";
 export { TrustMaterial } from "./trustMaterial.ts";
-export { EnhancedEventEmitter, type EventMap } from "./enhancedEventEmitter.ts";
