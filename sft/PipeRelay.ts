@@ -1,0 +1,123 @@
+import type { types as ms } from 'mediasoup';
+import { TypedEmitter } from './TypedEmitter.ts';
+
+/** Where one side of a relay receives media, and the SRTP key it sends with. */
+export interface PipeEndpoint {
+	ip: string;
+	port: number;
+	srtpParameters: ms.SrtpParameters;
+}
+
+/** A producer described for the far side, so it can re-create it under the same id. */
+export interface RelayedProducer {
+	producerId: string;
+	kind: ms.MediaKind;
+	rtpParameters: ms.RtpParameters;
+	paused: boolean;
+	appData: Record<string, unknown>;
+}
+
+export interface PipeRelayOptions {
+	listenIp: string;
+	announcedAddress?: string | undefined;
+	/** UDP range for federation media; operators open it between SFTs. */
+	portRange: { min: number; max: number };
+}
+
+type PipeRelayEvents = { closed: [] };
+
+/**
+ * One end of a media link between two SFTs for one conference: a mediasoup
+ * PipeTransport with SRTP (the key travels only over the authenticated
+ * federation channel) and RTX, so losses on the link are repaired.
+ * Streams cross it once however many viewers the far side has.
+ */
+export class PipeRelay extends TypedEmitter<PipeRelayEvents> {
+	readonly transport: ms.PipeTransport;
+	/** Outgoing: local producer id → pipe consumer. */
+	readonly #sent = new Map<string, ms.Consumer>();
+	/** Incoming: producers re-created here from the far side. */
+	readonly #received = new Map<string, ms.Producer>();
+
+	private constructor(transport: ms.PipeTransport) {
+		super();
+		this.transport = transport;
+		transport.observer.once('close', () => this.emit('closed'));
+	}
+
+	static async create(router: ms.Router, options: PipeRelayOptions): Promise<PipeRelay> {
+		const transport = await router.createPipeTransport({
+			listenInfo: {
+				protocol: 'udp',
+				ip: options.listenIp,
+				...(options.announcedAddress ? { announcedAddress: options.announcedAddress } : {}),
+				portRange: options.portRange,
+			},
+			enableSrtp: true,
+			enableRtx: true,
+		});
+		return new PipeRelay(transport);
+	}
+
+	get localEndpoint(): PipeEndpoint {
+		const { tuple, srtpParameters } = this.transport;
+		if (!srtpParameters) throw new Error('pipe transport has no SRTP parameters');
+		return { ip: tuple.localAddress ?? tuple.localIp, port: tuple.localPort, srtpParameters };
+	}
+
+	get closed(): boolean {
+		return this.transport.closed;
+	}
+
+	get sentProducerIds(): string[] {
+		return [...this.#sent.keys()];
+	}
+
+	get receivedProducers(): ms.Producer[] {
+		return [...this.#received.values()];
+	}
+
+	async connect(remote: PipeEndpoint): Promise<void> {
+		await this.transport.connect(remote);
+	}
+
+	/** Starts sending a local producer across; returns what the far side needs to receive it. */
+	async send(producer: ms.Producer): Promise<RelayedProducer> {
+		const consumer = await this.transport.consume({ producerId: producer.id });
+		this.#sent.set(producer.id, consumer);
+		consumer.observer.once('close', () => this.#sent.delete(producer.id));
+		return {
+			producerId: producer.id,
+			kind: consumer.kind,
+			rtpParameters: consumer.rtpParameters,
+			paused: consumer.producerPaused,
+			appData: { ...producer.appData },
+		};
+	}
+
+	stopSending(producerId: string): void {
+		this.#sent.get(producerId)?.close();
+	}
+
+	/** Re-creates a far-side producer here (same id), so local clients can consume it. */
+	async receive(relayed: RelayedProducer): Promise<ms.Producer> {
+		const producer = await this.transport.produce({
+			id: relayed.producerId,
+			kind: relayed.kind,
+			rtpParameters: relayed.rtpParameters,
+			paused: relayed.paused,
+			appData: relayed.appData,
+		});
+		this.#received.set(producer.id, producer);
+		producer.observer.once('close', () => this.#received.delete(producer.id));
+		return producer;
+	}
+
+	stopReceiving(producerId: string): void {
+		this.#received.get(producerId)?.close();
+	}
+
+	close(): void {
+		this.transport.close();
+	}
+}
