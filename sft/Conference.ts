@@ -1,13 +1,22 @@
 import type { types as ms } from 'mediasoup';
 import type { MediaWorker } from './MediaWorker.ts';
-import { Participant, type MediaLimits, type ParticipantContext } from './Participant.ts';
+import { Participant, type MediaLimits, type ParticipantContext, type ParticipantIdentity } from './Participant.ts';
+import { PipeRelay, type PipeRelayOptions } from './PipeRelay.ts';
 import { mergeRanking } from './streamSelection.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
-export type ConferenceCloseReason = 'empty' | 'worker_died' | 'shutdown' | 'closed';
+export type ConferenceCloseReason = 'empty' | 'worker_died' | 'shutdown' | 'closed' | 'anchor_ended';
+
+/**
+ * `anchor`: hosts the conference for every domain and lives while anyone,
+ * local or federated, remains. `federated`: this SFT's share of a conference
+ * anchored elsewhere; it ends when its last local participant leaves.
+ */
+export type ConferenceRole = 'anchor' | 'federated';
 
 export interface ConferenceOptions {
 	id: string;
+	role: ConferenceRole;
 	limits: MediaLimits;
 	plainListenIp: string;
 	announcedAddress?: string | undefined;
@@ -40,12 +49,14 @@ type ConferenceEvents = {
  */
 export class Conference extends TypedEmitter<ConferenceEvents> {
 	readonly id: string;
+	readonly role: ConferenceRole;
 	readonly createdAt = new Date();
 	readonly mediaWorker: MediaWorker;
 	readonly router: ms.Router;
 	readonly #observer: ms.AudioLevelObserver;
 	readonly #options: ConferenceOptions;
 	readonly #participants = new Map<string, Participant>();
+	readonly #relays = new Set<PipeRelay>();
 	/** Remote-offerable producers in arrival order, per kind. */
 	readonly #audioProducers: string[] = [];
 	readonly #videoProducers: string[] = [];
@@ -56,6 +67,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	private constructor(mediaWorker: MediaWorker, router: ms.Router, observer: ms.AudioLevelObserver, options: ConferenceOptions) {
 		super();
 		this.id = options.id;
+		this.role = options.role;
 		this.mediaWorker = mediaWorker;
 		this.router = router;
 		this.#observer = observer;
@@ -98,7 +110,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		return this.#ranking;
 	}
 
-	addParticipant(userId: string, displayName: string, rtpCapabilities: ms.RtpCapabilities): Participant {
+	addParticipant(userId: string, displayName: string, rtpCapabilities: ms.RtpCapabilities, identity: ParticipantIdentity = {}): Participant {
 		if (this.#closed) throw new Error('conference is closed');
 		const context: ParticipantContext = {
 			router: this.router,
@@ -108,7 +120,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 			limits: this.#options.limits,
 			initialOutgoingBitrate: this.#options.initialOutgoingBitrate,
 		};
-		const participant = new Participant(userId, displayName, rtpCapabilities, context);
+		const participant = new Participant(userId, displayName, rtpCapabilities, context, identity);
 		this.#participants.set(participant.id, participant);
 		this.mediaWorker.load++;
 		participant.on('producerCreated', (producer) => this.#onProducerCreated(participant, producer));
@@ -119,9 +131,24 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		return participant;
 	}
 
+	/** A media link to another SFT for this conference; closed with the conference. */
+	async createPipeRelay(options: PipeRelayOptions): Promise<PipeRelay> {
+		if (this.#closed) throw new Error('conference is closed');
+		const relay = await PipeRelay.create(this.router, options);
+		this.#relays.add(relay);
+		relay.once('closed', () => this.#relays.delete(relay));
+		return relay;
+	}
+
+	/** Participants connected to this SFT (not mirrored from a federated one). */
+	get localParticipants(): Participant[] {
+		return this.participants.filter((p) => p.origin === undefined);
+	}
+
 	close(reason: ConferenceCloseReason = 'closed'): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		for (const relay of this.#relays) relay.close();
 		for (const participant of this.#participants.values()) participant.close();
 		this.router.close();
 		this.emit('closed', reason);
@@ -149,7 +176,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		this.#participants.delete(participant.id);
 		this.mediaWorker.load--;
 		this.emit('participantLeft', participant);
-		if (!this.#closed && this.#participants.size === 0) this.close('empty');
+		const remaining = this.role === 'anchor' ? this.#participants.size : this.localParticipants.length;
+		if (!this.#closed && remaining === 0) this.close('empty');
 	}
 
 	#onVolumes(volumes: ms.AudioLevelObserverVolume[]): void {

@@ -72,8 +72,16 @@ type ParticipantEvents = {
  * One client in a conference: owns its transports, producers and consumers,
  * and decides which of its consumers flow (view and loudest-speaker rules).
  */
+/** Who a participant is; remote ones keep the id their own SFT gave them. */
+export interface ParticipantIdentity {
+	id?: string | undefined;
+	/** Domain of the SFT the client is connected to; undefined for local clients. */
+	origin?: string | undefined;
+}
+
 export class Participant extends TypedEmitter<ParticipantEvents> {
-	readonly id = randomUUID();
+	readonly id: string;
+	readonly origin: string | undefined;
 	readonly userId: string;
 	readonly displayName: string;
 	readonly rtpCapabilities: ms.RtpCapabilities;
@@ -85,8 +93,10 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 	#selection: SelectionInput = { audioCandidates: [], audioRanking: [], videoCandidates: [] };
 	#closed = false;
 
-	constructor(userId: string, displayName: string, rtpCapabilities: ms.RtpCapabilities, context: ParticipantContext) {
+	constructor(userId: string, displayName: string, rtpCapabilities: ms.RtpCapabilities, context: ParticipantContext, identity: ParticipantIdentity = {}) {
 		super();
+		this.id = identity.id ?? randomUUID();
+		this.origin = identity.origin;
 		this.userId = userId;
 		this.displayName = displayName;
 		this.rtpCapabilities = rtpCapabilities;
@@ -170,13 +180,21 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 		} catch (error) {
 			throw new MediaError('invalid_media_parameters', `cannot produce: ${(error as Error).message}`);
 		}
+		this.adoptProducer(producer);
+		return producer;
+	}
+
+	/**
+	 * Makes a producer created elsewhere (a federation pipe's copy of a remote
+	 * client's stream) this participant's, so the conference offers it like a local one.
+	 */
+	adoptProducer(producer: ms.Producer): void {
 		this.#producers.set(producer.id, producer);
 		producer.observer.once('close', () => {
 			this.#producers.delete(producer.id);
 			this.emit('producerClosed', producer);
 		});
 		this.emit('producerCreated', producer);
-		return producer;
 	}
 
 	closeProducer(producerId: string): void {
@@ -241,6 +259,8 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 		if (this.#closed) return;
 		this.#closed = true;
 		for (const { transport } of this.#transports.values()) transport.close();
+		// Adopted producers live on a relay's transport, not ours.
+		for (const producer of this.#producers.values()) producer.close();
 		this.#transports.clear();
 		this.emit('closed');
 	}

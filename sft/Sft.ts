@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { types as ms } from 'mediasoup';
-import { Conference, type ConferenceOptions } from './Conference.ts';
+import { Conference, type ConferenceOptions, type ConferenceRole } from './Conference.ts';
 import { MediaError } from './MediaError.ts';
 import { loadMediasoup } from './mediasoupLoader.ts';
 import { mediaCodecs } from './mediaCodecs.ts';
@@ -75,13 +75,13 @@ export class Sft extends TypedEmitter<SftEvents> {
 	}
 
 	/** Returns the conference, creating it on the least-loaded worker if needed. */
-	async getOrCreateConference(id: string): Promise<Conference> {
+	async getOrCreateConference(id: string, role: ConferenceRole = 'anchor'): Promise<Conference> {
 		const existing = this.#conferences.get(id);
 		if (existing) return existing;
 		const pending = this.#creating.get(id);
 		if (pending) return pending;
 		if (this.#draining) throw new MediaError('server_draining', 'this SFT is shutting down and accepts no new conferences');
-		const creation = this.#createConference(id).finally(() => this.#creating.delete(id));
+		const creation = this.#createConference(id, role).finally(() => this.#creating.delete(id));
 		this.#creating.set(id, creation);
 		return creation;
 	}
@@ -96,9 +96,10 @@ export class Sft extends TypedEmitter<SftEvents> {
 		this.pool.close();
 	}
 
-	async #createConference(id: string): Promise<Conference> {
+	async #createConference(id: string, role: ConferenceRole): Promise<Conference> {
 		const options: ConferenceOptions = {
 			id,
+			role,
 			limits: this.#options.limits,
 			plainListenIp: this.#options.listenIp,
 			announcedAddress: this.#options.announcedAddress,

@@ -5,6 +5,7 @@ import type { Conference } from '../sft/Conference.ts';
 import type { Participant } from '../sft/Participant.ts';
 import type { Sft } from '../sft/Sft.ts';
 import { verifyAccessToken } from './accessToken.ts';
+import type { FederationHub } from './conference/FederationHub.ts';
 import { SignallingError, toErrorBody } from './errors.ts';
 import {
 	isRequestMethod,
@@ -21,6 +22,8 @@ type Handlers = { [M in RequestMethod]: (payload: RequestPayload<M>) => Promise<
 
 export interface ClientSessionOptions {
 	tokenSecret: string;
+	/** Federated conferencing; absent when federation is disabled. */
+	hub?: FederationHub | undefined;
 	/** Lets tests and operators run without tokens on a private machine. */
 	requireToken: boolean;
 }
@@ -37,6 +40,8 @@ export class ClientSession {
 	readonly #logger: Logger;
 	#conference: Conference | undefined;
 	#participant: Participant | undefined;
+	/** A join is in flight (it may await conference creation). */
+	#joining = false;
 	readonly #unsubscribe: (() => void)[] = [];
 	readonly #handlers: Handlers = {
 		getCapabilities: async () => this.#getCapabilities(),
@@ -116,11 +121,29 @@ export class ClientSession {
 	}
 
 	async #join(p: RequestPayload<'join'>) {
-		if (this.#participant) throw new SignallingError('already_joined', 'this connection has already joined a conference');
+		// Checked and set before any await: two joins sent back to back must not both pass.
+		if (this.#participant || this.#joining) throw new SignallingError('already_joined', 'this connection has already joined a conference');
+		this.#joining = true;
+		try {
+			return await this.#joinNow(p);
+		} finally {
+			this.#joining = false;
+		}
+	}
+
+	async #joinNow(p: RequestPayload<'join'>) {
 		const claims = this.#options.requireToken
 			? verifyAccessToken(p.token, p.conferenceId, this.#options.tokenSecret)
 			: { user: `anonymous-${this.#socket.id}`, right: 'start' as const };
+		const { hub } = this.#options;
+		const descriptor = p.descriptor;
+		if (descriptor && descriptor.conferenceId !== p.conferenceId) throw new SignallingError('bad_request', 'the descriptor is for another conference');
+		const anchoredElsewhere = descriptor !== undefined && descriptor.anchorDomain !== hub?.domain;
 		let conference = this.#sft.getConference(p.conferenceId);
+		if (!conference && anchoredElsewhere) {
+			if (!hub) throw new SignallingError('federation_disabled', 'this SFT does not federate; it cannot join a conference of another domain');
+			conference = await hub.joinAnchoredElsewhere(descriptor);
+		}
 		if (!conference) {
 			if (claims.right !== 'start') throw new SignallingError('conference_not_found', 'no such conference; a join token cannot start one');
 			conference = await this.#sft.getOrCreateConference(p.conferenceId);
@@ -129,10 +152,17 @@ export class ClientSession {
 		this.#conference = conference;
 		this.#participant = participant;
 		this.#subscribe(conference, participant);
+		if (this.#socket.disconnected) {
+			// The client went away while the conference was being created; its
+			// disconnect handler found nobody to remove.
+			this.#leave();
+			throw new SignallingError('not_joined', 'the connection closed during join');
+		}
 		this.#logger.info({ conference: conference.id, participant: participant.id, user: claims.user }, 'joined');
 		return {
 			participantId: participant.id,
 			conferenceId: conference.id,
+			descriptor: descriptor ?? (conference.role === 'anchor' ? hub?.descriptorFor(conference) : undefined),
 			rtpCapabilities: conference.rtpCapabilities,
 			participants: conference.participants.filter((x) => x !== participant).map(participantInfo),
 			producers: conference.participants.filter((x) => x !== participant).flatMap((x) => x.producers.map((pr) => producerInfo(x, pr))),

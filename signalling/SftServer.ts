@@ -7,6 +7,7 @@ import { loadClientTls } from './clientTls.ts';
 import { MetricsServer } from './MetricsServer.ts';
 import { resolveWorkerCount, type SftConfig } from './config.ts';
 import { Federation } from './federation/index.ts';
+import { FederationHub } from './conference/FederationHub.ts';
 import { networkInterfaces } from 'node:os';
 
 /**
@@ -20,6 +21,7 @@ export class SftServer {
 	readonly metricsServer: MetricsServer;
 	readonly registry: Registry;
 	readonly federation: Federation | undefined;
+	readonly hub: FederationHub | undefined;
 	readonly selfSignedCert: string | undefined;
 	readonly #metrics: SftMetrics;
 	readonly #logger: Logger;
@@ -32,6 +34,7 @@ export class SftServer {
 		registry: Registry;
 		metrics: SftMetrics;
 		federation: Federation | undefined;
+		hub: FederationHub | undefined;
 		selfSignedCert: string | undefined;
 		logger: Logger;
 	}) {
@@ -41,17 +44,19 @@ export class SftServer {
 		this.registry = parts.registry;
 		this.#metrics = parts.metrics;
 		this.federation = parts.federation;
+		this.hub = parts.hub;
 		this.selfSignedCert = parts.selfSignedCert;
 		this.#logger = parts.logger;
 	}
 
 	static async start(config: SftConfig, logger: Logger): Promise<SftServer> {
 		const { media, signalling } = config;
+		const announcedAddress = media.announcedAddress ?? defaultAnnouncedAddress(media.listenIp);
 		const sft = await Sft.create(
 			{
 				workers: resolveWorkerCount(media.workers),
 				listenIp: media.listenIp,
-				announcedAddress: media.announcedAddress ?? defaultAnnouncedAddress(media.listenIp),
+				announcedAddress,
 				rtcBasePort: media.rtcBasePort,
 				rtcMinPort: media.rtcMinPort,
 				rtcMaxPort: media.rtcMaxPort,
@@ -65,25 +70,42 @@ export class SftServer {
 		);
 		const registry = new Registry();
 		collectDefaultMetrics({ register: registry, prefix: 'sft_process_' });
+		// prom-client's *_total handle/request/resource gauges break the naming
+		// convention (`_total` is for counters; `promtool check metrics` refuses
+		// them) and only repeat the sum of the per-type gauges kept beside them.
+		for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`sft_process_nodejs_active_${kind}_total`);
 		const metrics = new SftMetrics(sft, registry, config.metrics.statsIntervalMs);
 		let federation: Federation | undefined;
+		let hub: FederationHub | undefined;
 		let clients: ClientServer | undefined;
 		let metricsServer: MetricsServer | undefined;
 		try {
 			if (config.federation.enabled) {
-				federation = await Federation.start({ config: config.federation, logger: logger.child({ component: 'federation' }), registry });
+				const fed = config.federation;
+				federation = await Federation.start({ config: fed, logger: logger.child({ component: 'federation' }), registry });
+				hub = new FederationHub(
+					sft,
+					federation,
+					{
+						domain: fed.domain,
+						announcedEndpoint: fed.announcedHost ? { host: fed.announcedHost, port: federation.port } : undefined,
+						relay: { listenIp: media.listenIp, announcedAddress, portRange: { min: media.rtcMinPort, max: media.rtcMaxPort } },
+					},
+					logger.child({ component: 'federated-conferences' }),
+				);
 			}
 			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
 			clients = await ClientServer.listen(
 				sft,
-				{ ip: signalling.listen.ip, port: signalling.listen.port, tls, tokenSecret: signalling.tokenSecret, requireToken: signalling.requireToken },
+				{ ip: signalling.listen.ip, port: signalling.listen.port, tls, tokenSecret: signalling.tokenSecret, requireToken: signalling.requireToken, hub },
 				logger.child({ component: 'signalling' }),
 			);
 			metricsServer = await MetricsServer.listen(registry, config.metrics.listen.ip, config.metrics.listen.port);
-			return new SftServer({ sft, clients, metricsServer, registry, metrics, federation, selfSignedCert: tls.selfSigned ? tls.cert : undefined, logger });
+			return new SftServer({ sft, clients, metricsServer, registry, metrics, federation, hub, selfSignedCert: tls.selfSigned ? tls.cert : undefined, logger });
 		} catch (error) {
 			await clients?.close();
 			await metricsServer?.close();
+			hub?.close();
 			await federation?.close();
 			metrics.close();
 			sft.close();
@@ -111,6 +133,7 @@ export class SftServer {
 		this.sft.close();
 		await this.clients.close();
 		await this.metricsServer.close();
+		this.hub?.close();
 		await this.federation?.close();
 		this.#metrics.close();
 	}

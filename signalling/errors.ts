@@ -12,6 +12,8 @@ export type SignallingErrorCode =
 	| 'token_expired'
 	| 'token_wrong_conference'
 	| 'conference_not_found'
+	| 'federation_unavailable'
+	| 'federation_disabled'
 	| 'internal_error'
 	| MediaError['code'];
 

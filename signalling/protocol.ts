@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { conferenceDescriptorSchema } from './conference/linkMessages.ts';
 
 /**
  * Client ↔ SFT signalling messages. Every request is a socket.io event with
@@ -33,6 +34,8 @@ export const requestSchemas = {
 			conferenceId: id,
 			rtpCapabilities,
 			displayName: z.string().max(128).optional(),
+			/** From a client of the anchor domain: join that conference through this SFT. */
+			descriptor: conferenceDescriptorSchema.optional(),
 		})
 		.strict(),
 	createTransport: z.object({ direction: z.enum(['send', 'recv']), type: z.enum(['webrtc', 'plain']).default('webrtc') }).strict(),

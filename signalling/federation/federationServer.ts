@@ -98,6 +98,9 @@ export class FederationServer extends TypedEmitter<FederationServerEvents> {
       allowUpgrades: false,
       serveClient: false,
       connectTimeout: handshakeTimeout,
+      // Heartbeat: a dead partner is noticed within pingInterval + pingTimeout (4 s), on both ends.
+      pingInterval: 2000,
+      pingTimeout: 2000,
       allowRequest: (request, callback) => {
         void this.checkCertificate(request.socket as TLSSocket).then((result) =>
           callback(result.ok ? null : GENERIC_REFUSAL_MESSAGE, result.ok),

@@ -1,0 +1,181 @@
+import type { Logger } from 'pino';
+import type { Conference } from '../../sft/Conference.ts';
+import type { PipeEndpoint, PipeRelayOptions } from '../../sft/PipeRelay.ts';
+import type { Sft } from '../../sft/Sft.ts';
+import { SignallingError } from '../errors.ts';
+import type { Federation } from '../federation/index.ts';
+import { ConferenceLink } from './ConferenceLink.ts';
+import type { ConferenceDescriptor, LinkMessage, LinkMessageName } from './linkMessages.ts';
+import { asLinkSocket, SocketPeerChannel, type LinkSocket } from './SocketPeerChannel.ts';
+
+export interface FederationHubOptions {
+	/** This SFT's federation domain. */
+	domain: string;
+	/** Put in descriptors so partners can dial us without DNS; omit to rely on SRV. */
+	announcedEndpoint?: { host: string; port: number } | undefined;
+	relay: PipeRelayOptions;
+}
+
+/**
+ * Federated conferencing on top of the trust layer: one authenticated socket
+ * per partner SFT carries every shared conference (a ConferenceLink each).
+ * The SFT where a conference was started is its anchor; others attach to it.
+ */
+export class FederationHub {
+	readonly #sft: Sft;
+	readonly #federation: Federation;
+	readonly #options: FederationHubOptions;
+	readonly #logger: Logger;
+	readonly #channels = new Map<string, SocketPeerChannel>();
+	readonly #dialling = new Map<string, Promise<SocketPeerChannel>>();
+	/** Links by partner domain, then conference id. */
+	readonly #links = new Map<string, Map<string, ConferenceLink>>();
+
+	constructor(sft: Sft, federation: Federation, options: FederationHubOptions, logger: Logger) {
+		this.#sft = sft;
+		this.#federation = federation;
+		this.#options = options;
+		this.#logger = logger;
+		federation.on('peer', (peer) => this.#adoptSocket(peer.domain, asLinkSocket(peer.socket)));
+		federation.on('peerClosed', (peer) => this.#onChannelLost(peer.domain, asLinkSocket(peer.socket)));
+	}
+
+	get domain(): string {
+		return this.#options.domain;
+	}
+
+	/** Links of a conference (for tests and metrics). */
+	linksOf(conferenceId: string): ConferenceLink[] {
+		return [...this.#links.values()].flatMap((byConference) => {
+			const link = byConference.get(conferenceId);
+			return link ? [link] : [];
+		});
+	}
+
+	descriptorFor(conference: Conference): ConferenceDescriptor {
+		return {
+			conferenceId: conference.id,
+			anchorDomain: this.domain,
+			createdAt: conference.createdAt.toISOString(),
+			...(this.#options.announcedEndpoint ? { federationEndpoint: this.#options.announcedEndpoint } : {}),
+		};
+	}
+
+	/** For a client joining with another domain's descriptor: this SFT's share of that conference. */
+	async joinAnchoredElsewhere(descriptor: ConferenceDescriptor): Promise<Conference> {
+		const existing = this.#sft.getConference(descriptor.conferenceId);
+		if (existing) return existing;
+		const conference = await this.#sft.getOrCreateConference(descriptor.conferenceId, 'federated');
+		try {
+			const channel = await this.#channelTo(descriptor);
+			const relay = await conference.createPipeRelay(this.#options.relay);
+			const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
+			const reply = (await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint })) as { endpoint: PipeEndpoint };
+			await relay.connect(reply.endpoint);
+			link.start();
+			conference.once('closed', () => {
+				// Our last local participant left: the anchor keeps the conference, we drop our share.
+				if (!link.closed) void channel.send('conf:detach', { conferenceId: conference.id }).catch(() => undefined);
+				this.#unregister(link);
+			});
+			return conference;
+		} catch (error) {
+			conference.close('closed');
+			const code = (error as { code?: string }).code;
+			if (code === 'conference_not_found') throw new SignallingError('conference_not_found', `the anchor ${descriptor.anchorDomain} has no such conference`);
+			this.#logger.warn({ err: error, anchor: descriptor.anchorDomain }, 'cannot reach the anchor SFT');
+			throw new SignallingError('federation_unavailable', `cannot reach the SFT of ${descriptor.anchorDomain}`);
+		}
+	}
+
+	close(): void {
+		for (const byConference of this.#links.values()) for (const link of byConference.values()) link.close();
+		this.#links.clear();
+		for (const channel of this.#channels.values()) channel.close();
+		this.#channels.clear();
+	}
+
+	async #channelTo(descriptor: ConferenceDescriptor): Promise<SocketPeerChannel> {
+		const domain = descriptor.anchorDomain;
+		const open = this.#channels.get(domain);
+		if (open?.socket.connected) return open;
+		const pending = this.#dialling.get(domain);
+		if (pending) return pending;
+		const dial = this.#federation
+			.connectToPeer({ domain, ...(descriptor.federationEndpoint ? { endpoint: descriptor.federationEndpoint } : {}) })
+			.then((peer) => this.#adoptSocket(peer.domain, asLinkSocket(peer.socket)))
+			.finally(() => this.#dialling.delete(domain));
+		this.#dialling.set(domain, dial);
+		return dial;
+	}
+
+	#adoptSocket(domain: string, socket: LinkSocket): SocketPeerChannel {
+		this.#channels.get(domain)?.close();
+		const channel = new SocketPeerChannel(domain, socket, (ch, name, message) => this.#onMessage(ch, name, message), this.#logger);
+		this.#channels.set(domain, channel);
+		return channel;
+	}
+
+	#onChannelLost(domain: string, socket: LinkSocket): void {
+		const channel = this.#channels.get(domain);
+		if (!channel || channel.socket !== socket) return;
+		channel.close();
+		this.#channels.delete(domain);
+		// The partner's participants and streams leave every shared conference.
+		for (const link of this.#links.get(domain)?.values() ?? []) link.close();
+		this.#links.delete(domain);
+		this.#logger.warn({ peer: domain }, 'federation link lost');
+	}
+
+	async #onMessage<N extends LinkMessageName>(channel: SocketPeerChannel, name: N, message: LinkMessage<N>): Promise<unknown> {
+		const link = this.#links.get(channel.domain)?.get(message.conferenceId);
+		switch (name) {
+			case 'conf:attach':
+				return this.#acceptAttach(channel, message as LinkMessage<'conf:attach'>);
+			case 'conf:detach':
+				if (link) this.#unregister(link);
+				return {};
+			case 'conf:ended':
+				if (link) {
+					this.#unregister(link);
+					link.conference.close('anchor_ended');
+				}
+				return {};
+			default:
+				if (!link) throw new SignallingError('conference_not_found', `no shared conference ${message.conferenceId}`);
+				await link.handle(name, message);
+				return {};
+		}
+	}
+
+	/** Anchor side: a partner SFT brings its users into one of our conferences. */
+	async #acceptAttach(channel: SocketPeerChannel, message: LinkMessage<'conf:attach'>): Promise<unknown> {
+		const conference = this.#sft.getConference(message.conferenceId);
+		if (!conference || conference.role !== 'anchor') throw new SignallingError('conference_not_found', 'no such conference here');
+		this.#links.get(channel.domain)?.get(conference.id)?.close();
+		const relay = await conference.createPipeRelay(this.#options.relay);
+		await relay.connect(message.endpoint);
+		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
+		conference.once('closed', (reason) => {
+			if (!link.closed) void channel.send('conf:ended', { conferenceId: conference.id, reason }).catch(() => undefined);
+			this.#unregister(link);
+		});
+		// Offer our side once the partner has our endpoint (it connects on this reply).
+		setImmediate(() => link.start());
+		this.#logger.info({ conference: conference.id, peer: channel.domain }, 'federated SFT attached');
+		return { endpoint: relay.localEndpoint };
+	}
+
+	#register(link: ConferenceLink): ConferenceLink {
+		let byConference = this.#links.get(link.peerDomain);
+		if (!byConference) this.#links.set(link.peerDomain, (byConference = new Map()));
+		byConference.set(link.conference.id, link);
+		return link;
+	}
+
+	#unregister(link: ConferenceLink): void {
+		link.close();
+		const byConference = this.#links.get(link.peerDomain);
+		if (byConference?.get(link.conference.id) === link) byConference.delete(link.conference.id);
+	}
+}

@@ -1,0 +1,80 @@
+import type { Logger } from 'pino';
+import type { Socket as ServerSocket } from 'socket.io';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import type { PeerChannel } from './ConferenceLink.ts';
+import { linkMessageNames, linkMessageSchemas, type LinkMessage, type LinkMessageName } from './linkMessages.ts';
+
+/** The part of a socket.io socket (server or client side) a channel uses. */
+export interface LinkSocket {
+	readonly connected: boolean;
+	emit(event: string, ...args: unknown[]): unknown;
+	on(event: string, listener: (...args: never[]) => void): unknown;
+	off(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+/**
+ * socket.io's server and client sockets both fit LinkSocket at run time, but
+ * their event-map generics do not unify in the type system.
+ */
+export function asLinkSocket(socket: ServerSocket | ClientSocket): LinkSocket {
+	return socket as unknown as LinkSocket;
+}
+
+export type LinkReply = { ok: true; data?: unknown } | { ok: false; error: { code: string; message: string } };
+export type LinkMessageHandler = <N extends LinkMessageName>(channel: SocketPeerChannel, name: N, message: LinkMessage<N>) => Promise<unknown>;
+
+const REQUEST_TIMEOUT_MS = 5000;
+
+/**
+ * Conference messages over one authenticated federation socket: each is
+ * validated (a partner is trusted to be who it is, not to be bug-free) and
+ * acknowledged.
+ */
+export class SocketPeerChannel implements PeerChannel {
+	readonly domain: string;
+	readonly socket: LinkSocket;
+	readonly #detach: (() => void)[] = [];
+
+	constructor(domain: string, socket: LinkSocket, handler: LinkMessageHandler, logger: Logger) {
+		this.domain = domain;
+		this.socket = socket;
+		for (const name of linkMessageNames) {
+			const listener = (payload: unknown, ack?: (reply: LinkReply) => void) => {
+				const reply = typeof ack === 'function' ? ack : () => undefined;
+				const parsed = linkMessageSchemas[name].safeParse(payload);
+				if (!parsed.success) {
+					logger.warn({ peer: domain, message: name }, 'malformed federation message ignored');
+					reply({ ok: false, error: { code: 'bad_request', message: `invalid ${name}` } });
+					return;
+				}
+				handler(this, name, parsed.data as LinkMessage<typeof name>)
+					.then((data) => reply({ ok: true, data }))
+					.catch((error: unknown) => {
+						const code = (error as { code?: string }).code ?? 'internal_error';
+						reply({ ok: false, error: { code, message: (error as Error).message } });
+					});
+			};
+			socket.on(name, listener as (...args: never[]) => void);
+			this.#detach.push(() => socket.off(name, listener as (...args: never[]) => void));
+		}
+	}
+
+	send<N extends LinkMessageName>(name: N, message: LinkMessage<N>): Promise<unknown> {
+		return new Promise((resolve, reject) => {
+			if (!this.socket.connected) {
+				reject(new Error(`federation link to ${this.domain} is down`));
+				return;
+			}
+			const timer = setTimeout(() => reject(new Error(`${this.domain} did not acknowledge ${name}`)), REQUEST_TIMEOUT_MS);
+			this.socket.emit(name, message, (reply: LinkReply) => {
+				clearTimeout(timer);
+				if (reply?.ok) resolve(reply.data);
+				else reject(Object.assign(new Error(reply?.error?.message ?? 'refused'), { code: reply?.error?.code }));
+			});
+		});
+	}
+
+	close(): void {
+		for (const off of this.#detach.splice(0)) off();
+	}
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/**
+ * Messages between two SFTs about one conference, over their authenticated
+ * federation socket. The set is symmetric: each side tells the other about
+ * the participants and streams the other does not have yet.
+ */
+const id = z.string().min(1).max(128);
+const srtpParameters = z.object({
+	cryptoSuite: z.enum(['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']),
+	keyBase64: z.string().max(256),
+});
+export const pipeEndpointSchema = z.object({ ip: z.string().max(64), port: z.number().int().min(1).max(65535), srtpParameters });
+const participant = z.object({ participantId: id, userId: z.string().max(256), displayName: z.string().max(256) });
+const relayedProducer = z.object({
+	producerId: id,
+	kind: z.enum(['audio', 'video']),
+	rtpParameters: z.looseObject({ codecs: z.array(z.looseObject({})).min(1).max(16) }),
+	paused: z.boolean(),
+	appData: z.record(z.string(), z.unknown()),
+});
+
+export const linkMessageSchemas = {
+	/** Federated SFT → anchor: join this conference; here is my pipe end. */
+	'conf:attach': z.object({ conferenceId: id, endpoint: pipeEndpointSchema }),
+	'conf:detach': z.object({ conferenceId: id }),
+	'conf:participantJoined': z.object({ conferenceId: id, participant }),
+	'conf:participantLeft': z.object({ conferenceId: id, participantId: id }),
+	'conf:producerAdded': z.object({ conferenceId: id, participantId: id, producer: relayedProducer }),
+	'conf:producerClosed': z.object({ conferenceId: id, producerId: id }),
+	'conf:producerPaused': z.object({ conferenceId: id, producerId: id, paused: z.boolean() }),
+	/** Anchor → federated SFT: the conference is over. */
+	'conf:ended': z.object({ conferenceId: id, reason: z.string().max(64) }),
+} as const;
+
+export type LinkMessageName = keyof typeof linkMessageSchemas;
+export type LinkMessage<N extends LinkMessageName> = z.output<(typeof linkMessageSchemas)[N]>;
+export const linkMessageNames = Object.keys(linkMessageSchemas) as LinkMessageName[];
+
+/** What a client of another domain needs to join: handed around out of band. */
+export const conferenceDescriptorSchema = z.object({
+	conferenceId: id,
+	anchorDomain: z.string().min(1).max(253),
+	createdAt: z.string().max(64),
+	/** Anchor's federation endpoint; absent when partners find it by DNS SRV. */
+	federationEndpoint: z.object({ host: z.string().max(253), port: z.number().int().min(1).max(65535) }).optional(),
+});
+export type ConferenceDescriptor = z.output<typeof conferenceDescriptorSchema>;

@@ -1,0 +1,132 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FederatedDomains } from './support/federatedDomains.ts';
+import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
+
+// Three domains, each with its own SFT and CA. a.test anchors; b.test and
+// c.test federate with it; d.test is not on a.test's allow list.
+const test = suite('federated conference');
+let domains: FederatedDomains;
+const peers: PlainSignallingPeer[] = [];
+
+test.before(async () => {
+	domains = await FederatedDomains.start([
+		{ domain: 'a.test', allow: ['b.test', 'c.test', 'd.test'] },
+		{ domain: 'b.test', allow: ['a.test'] },
+		{ domain: 'c.test', allow: ['a.test'] },
+		{ domain: 'd.test', allow: ['a.test'] },
+	]);
+});
+
+test.after(async () => {
+	for (const peer of peers) peer.close();
+	await domains?.close();
+});
+
+async function peerAt(domain: string): Promise<PlainSignallingPeer> {
+	const peer = await PlainSignallingPeer.connect(domains.url(domain));
+	peers.push(peer);
+	return peer;
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!check()) {
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 50));
+	}
+}
+
+let descriptor: Record<string, unknown>;
+const producers: Record<string, string> = {};
+let alice: PlainSignallingPeer;
+let bob: PlainSignallingPeer;
+let carol: PlainSignallingPeer;
+
+test('the caller gets a descriptor naming its SFT as anchor', async () => {
+	alice = await peerAt('a.test');
+	const joined = await alice.join({ token: domains.token('alice', 'standup', 'start'), conferenceId: 'standup' });
+	descriptor = joined['descriptor'] as Record<string, unknown>;
+	assert.is(descriptor['anchorDomain'], 'a.test');
+	assert.is(descriptor['conferenceId'], 'standup');
+	assert.equal(descriptor['federationEndpoint'], { host: '127.0.0.1', port: domains.server('a.test').federation!.port });
+	producers['alice'] = await alice.sendAudio(1001);
+});
+
+test('clients of two other domains join through their own SFTs and everyone hears everyone', async () => {
+	bob = await peerAt('b.test');
+	carol = await peerAt('c.test');
+	const bobJoin = await bob.join({ token: domains.token('bob', 'standup', 'join'), conferenceId: 'standup', descriptor });
+	producers['bob'] = await bob.sendAudio(2002);
+	await carol.join({ token: domains.token('carol', 'standup', 'join'), conferenceId: 'standup', descriptor });
+	producers['carol'] = await carol.sendAudio(3003);
+	// Bob sees alice's stream at join or as an event; wait until each SFT offers the others' producers.
+	const offered = (sft: string) => () => {
+		const conf = domains.server(sft).sft.getConference('standup');
+		const ids = new Set(conf?.participants.flatMap((p) => p.producers.map((pr) => pr.id)) ?? []);
+		return Object.values(producers).every((id) => ids.has(id));
+	};
+	for (const sft of ['a.test', 'b.test', 'c.test']) await until(offered(sft), 8000, `${sft} to offer all three streams`);
+	assert.ok(Array.isArray(bobJoin['participants']));
+	for (const [listener, others] of [
+		[alice, ['bob', 'carol']],
+		[bob, ['alice', 'carol']],
+		[carol, ['alice', 'bob']],
+	] as const) {
+		for (const other of others) await listener.consume(producers[other]!);
+	}
+	await until(
+		() => [alice, bob, carol].every((l, i) => Object.entries(producers).filter((_, j) => j !== i).every(([, id]) => l.receivedFrom(id) >= 25)),
+		10000,
+		'every client to receive 25 packets from each other client',
+	);
+	// Star: c.test's stream reaches b.test through the anchor; each SFT has one link per partner.
+	assert.is(domains.server('a.test').hub!.linksOf('standup').length, 2, 'anchor has a link to b.test and c.test');
+	assert.is(domains.server('b.test').hub!.linksOf('standup').length, 1, 'b.test only links to the anchor');
+	const bobSeesCarol = domains.server('b.test').sft.getConference('standup')!.participants.find((p) => p.userId === 'carol');
+	assert.is(bobSeesCarol?.origin, 'a.test', "carol's participant reaches b.test through the anchor");
+});
+
+test('the anchor counts each relayed stream once on its link', async () => {
+	const link = domains.server('a.test').hub!.linksOf('standup').find((l) => l.peerDomain === 'b.test')!;
+	// To b.test: alice's and carol's streams, never bob's own.
+	assert.equal(link.relay.sentProducerIds.sort(), [producers['alice']!, producers['carol']!].sort());
+	assert.equal(link.relay.receivedProducers.map((p) => p.id), [producers['bob']!]);
+});
+
+test("the last local participant leaving closes that SFT's share; others continue", async () => {
+	bob.close();
+	await until(() => domains.server('b.test').sft.getConference('standup') === undefined, 5000, 'b.test to drop the conference');
+	await until(() => !domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'bob'), 5000, 'the anchor to remove bob');
+	assert.is(domains.server('a.test').hub!.linksOf('standup').length, 1, 'only the c.test link remains');
+	const before = alice.receivedFrom(producers['carol']!);
+	await new Promise((r) => setTimeout(r, 600));
+	assert.ok(alice.receivedFrom(producers['carol']!) > before + 15, 'alice still hears carol');
+});
+
+test('a domain not on the anchor allow list cannot join even with a valid descriptor', async () => {
+	// a.test allows d.test at start; take it off and reload, as an operator would.
+	const a = domains.server('a.test').federation!;
+	const config = domains.configs.get('a.test')!.federation;
+	assert.ok(config.enabled);
+	await a.reload({ ...config, allowList: ['b.test', 'c.test'] });
+	const dave = await peerAt('d.test');
+	let code = '';
+	try {
+		await dave.join({ token: domains.token('dave', 'standup', 'join'), conferenceId: 'standup', descriptor });
+	} catch (error) {
+		code = (error as { code?: string }).code ?? String(error);
+	}
+	assert.is(code, 'federation_unavailable');
+	assert.not.ok(domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'dave'));
+});
+
+test('a federated SFT that dies is cleaned up by the anchor within 5 s', async () => {
+	const started = Date.now();
+	await domains.server('c.test').federation!.close();
+	await until(() => !domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'carol'), 5000, 'anchor to drop carol');
+	assert.ok(Date.now() - started < 5000);
+	assert.ok(domains.server('a.test').sft.getConference('standup'), 'the anchor keeps the conference for alice');
+});
+
+test.run();

@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createCertificateAuthority, issueSftCertificate } from '../../certs/index.ts';
+import { mintAccessToken, type AccessRight } from '../../signalling/accessToken.ts';
+import { parseConfig, type SftConfig } from '../../signalling/config.ts';
+import { SftServer } from '../../signalling/SftServer.ts';
+
+export const TOKEN_SECRET = 'federation-test-secret-0123456789';
+
+export interface DomainSpec {
+	domain: string;
+	/** Domains this SFT federates with. */
+	allow: string[];
+}
+
+/**
+ * Several domains' SFTs in one process, each with its own CA and federation
+ * certificate; every SFT trusts every CA, so the allow lists decide.
+ */
+export class FederatedDomains {
+	readonly servers = new Map<string, SftServer>();
+	readonly configs = new Map<string, SftConfig>();
+	readonly #dir = mkdtempSync(join(tmpdir(), 'sft-fed-'));
+
+	static async start(specs: DomainSpec[]): Promise<FederatedDomains> {
+		const domains = new FederatedDomains();
+		try {
+			const cas = new Map<string, { certificatePem: string; privateKeyPem: string }>();
+			for (const { domain } of specs) cas.set(domain, await createCertificateAuthority({ commonName: `${domain} CA`, days: 2 }));
+			const bundle = join(domains.#dir, 'bundle.pem');
+			writeFileSync(bundle, [...cas.values()].map((ca) => ca.certificatePem).join('\n'));
+			let basePort = 42000 + Math.floor(Math.random() * 300) * 10;
+			for (const { domain, allow } of specs) {
+				const ca = cas.get(domain)!;
+				const issued = await issueSftCertificate({ caCertificatePem: ca.certificatePem, caPrivateKeyPem: ca.privateKeyPem, domain, days: 2 });
+				const certFile = join(domains.#dir, `${domain}.pem`);
+				const keyFile = join(domains.#dir, `${domain}.key`);
+				writeFileSync(certFile, issued.certificatePem);
+				writeFileSync(keyFile, issued.privateKeyPem, { mode: 0o600 });
+				const config = parseConfig({
+					signalling: { listen: { ip: '127.0.0.1', port: 0 }, tokenSecret: TOKEN_SECRET },
+					media: { workers: 1, listenIp: '127.0.0.1', rtcBasePort: basePort, rtcMinPort: basePort + 1, rtcMaxPort: basePort + 8 },
+					metrics: { listen: { ip: '127.0.0.1', port: 0 }, statsIntervalMs: 500 },
+					log: { level: process.env['SFT_TEST_LOG'] ?? 'silent' },
+					federation: {
+						enabled: true,
+						domain,
+						listen: { ip: '127.0.0.1', port: 0 },
+						announcedHost: '127.0.0.1',
+						certFile,
+						keyFile,
+						trustBundleFile: bundle,
+						allowList: allow,
+					},
+				});
+				basePort += 10;
+				domains.configs.set(domain, config);
+				domains.servers.set(domain, await SftServer.start(config, pino({ level: config.log.level })));
+			}
+			return domains;
+		} catch (error) {
+			await domains.close();
+			throw error;
+		}
+	}
+
+	server(domain: string): SftServer {
+		const server = this.servers.get(domain);
+		if (!server) throw new Error(`no SFT for ${domain}`);
+		return server;
+	}
+
+	url(domain: string): string {
+		return `https://127.0.0.1:${this.server(domain).clients.port}`;
+	}
+
+	token(user: string, conference: string, right: AccessRight): string {
+		return mintAccessToken({ user, conference, right, exp: Math.floor(Date.now() / 1000) + 600 }, TOKEN_SECRET);
+	}
+
+	async close(): Promise<void> {
+		for (const server of this.servers.values()) await server.close().catch(() => undefined);
+		rmSync(this.#dir, { recursive: true, force: true });
+	}
+}

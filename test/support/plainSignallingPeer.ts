@@ -1,0 +1,96 @@
+import { createSocket, type Socket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { AUDIO_LEVEL_EXTENSION_ID, OPUS_PAYLOAD_TYPE, opusProducerParameters } from '../../bench/rtp/producerParameters.ts';
+import { audioLevelExtension, buildOpusPayload, buildRtpPacket, isRtcp, parseRtpPacket } from '../../bench/rtp/rtpPackets.ts';
+import { SignallingClient } from './signallingClient.ts';
+
+/**
+ * A calling client that speaks the real signalling protocol but sends and
+ * receives raw RTP over plain transports (cheap enough to run several per
+ * test). Audio only: Opus with an audio level, 50 packets/s.
+ */
+export class PlainSignallingPeer {
+	readonly signalling: SignallingClient;
+	readonly #udp: Socket;
+	/** Unique sequence numbers received, by producer id. */
+	readonly received = new Map<string, Set<number>>();
+	readonly #producerBySsrc = new Map<number, string>();
+	#recvTransportId: string | undefined;
+	#timer: NodeJS.Timeout | undefined;
+	joinData: Record<string, unknown> = {};
+
+	private constructor(signalling: SignallingClient, udp: Socket) {
+		this.signalling = signalling;
+		this.#udp = udp;
+		udp.on('message', (packet) => {
+			if (isRtcp(packet)) return;
+			const rtp = parseRtpPacket(packet);
+			const producerId = rtp && this.#producerBySsrc.get(rtp.ssrc);
+			if (!rtp || !producerId) return;
+			let seqs = this.received.get(producerId);
+			if (!seqs) this.received.set(producerId, (seqs = new Set()));
+			seqs.add(rtp.sequenceNumber);
+		});
+	}
+
+	static async connect(url: string): Promise<PlainSignallingPeer> {
+		const signalling = await SignallingClient.connect({ url });
+		const udp = createSocket('udp4');
+		await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
+		return new PlainSignallingPeer(signalling, udp);
+	}
+
+	async join(payload: { token: string; conferenceId: string; descriptor?: unknown }): Promise<Record<string, unknown>> {
+		const { rtpCapabilities } = (await this.signalling.requestUnchecked('getCapabilities', [{}])) as { rtpCapabilities: unknown };
+		this.joinData = (await this.signalling.requestUnchecked('join', [{ ...payload, rtpCapabilities }])) as Record<string, unknown>;
+		const recv = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'recv', type: 'plain' }])) as { transportId: string };
+		this.#recvTransportId = recv.transportId;
+		const port = (this.#udp.address() as AddressInfo).port;
+		await this.signalling.requestUnchecked('connectTransport', [{ transportId: recv.transportId, ip: '127.0.0.1', port }]);
+		return this.joinData;
+	}
+
+	/** Starts sending Opus at 50 packets/s with a fixed audio level (dBov). */
+	async sendAudio(ssrc: number, levelDbov = 20): Promise<string> {
+		const send = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'send', type: 'plain' }])) as { transportId: string; ip: string; port: number };
+		const { producerId } = (await this.signalling.requestUnchecked('produce', [
+			{ transportId: send.transportId, kind: 'audio', rtpParameters: opusProducerParameters(ssrc, `cname-${ssrc}`) },
+		])) as { producerId: string };
+		let seq = 0;
+		this.#timer = setInterval(() => {
+			seq++;
+			const payload = buildOpusPayload(60, { streamId: ssrc, seq, sentAtMs: Date.now() });
+			const packet = buildRtpPacket(
+				{ payloadType: OPUS_PAYLOAD_TYPE, sequenceNumber: seq & 0xffff, timestamp: seq * 960, ssrc, extensions: [audioLevelExtension(AUDIO_LEVEL_EXTENSION_ID, levelDbov)] },
+				payload,
+			);
+			this.#udp.send(packet, send.port, send.ip);
+		}, 20);
+		return producerId;
+	}
+
+	/** Consumes a remote producer and resumes it, as a real client does. */
+	async consume(producerId: string): Promise<void> {
+		const consumer = (await this.signalling.requestUnchecked('consume', [{ transportId: this.#recvTransportId, producerId }])) as {
+			consumerId: string;
+			rtpParameters: { encodings?: { ssrc?: number }[] };
+		};
+		const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+		if (ssrc !== undefined) this.#producerBySsrc.set(ssrc, producerId);
+		await this.signalling.requestUnchecked('resume', [{ consumerId: consumer.consumerId }]);
+	}
+
+	receivedFrom(producerId: string): number {
+		return this.received.get(producerId)?.size ?? 0;
+	}
+
+	#closed = false;
+
+	close(): void {
+		if (this.#closed) return;
+		this.#closed = true;
+		clearInterval(this.#timer);
+		this.signalling.close();
+		this.#udp.close();
+	}
+}
