@@ -49,8 +49,8 @@ type ConferenceEvents = {
  */
 export class Conference extends TypedEmitter<ConferenceEvents> {
 	readonly id: string;
-	readonly role: ConferenceRole;
 	readonly createdAt = new Date();
+	#role: ConferenceRole;
 	readonly mediaWorker: MediaWorker;
 	readonly router: ms.Router;
 	readonly #observer: ms.AudioLevelObserver;
@@ -67,7 +67,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	private constructor(mediaWorker: MediaWorker, router: ms.Router, observer: ms.AudioLevelObserver, options: ConferenceOptions) {
 		super();
 		this.id = options.id;
-		this.role = options.role;
+		this.#role = options.role;
 		this.mediaWorker = mediaWorker;
 		this.router = router;
 		this.#observer = observer;
@@ -140,6 +140,18 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		return relay;
 	}
 
+	get role(): ConferenceRole {
+		return this.#role;
+	}
+
+	/**
+	 * Another SFT won the anchor election for this conference: from now on
+	 * this one only carries its local participants' share. Clients stay connected.
+	 */
+	becomeFederated(): void {
+		this.#role = 'federated';
+	}
+
 	/** Participants connected to this SFT (not mirrored from a federated one). */
 	get localParticipants(): Participant[] {
 		return this.participants.filter((p) => p.origin === undefined);
@@ -176,7 +188,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		this.#participants.delete(participant.id);
 		this.mediaWorker.load--;
 		this.emit('participantLeft', participant);
-		const remaining = this.role === 'anchor' ? this.#participants.size : this.localParticipants.length;
+		const remaining = this.#role === 'anchor' ? this.#participants.size : this.localParticipants.length;
 		if (!this.#closed && remaining === 0) this.close('empty');
 	}
 

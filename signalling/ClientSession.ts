@@ -140,9 +140,9 @@ export class ClientSession {
 		if (descriptor && descriptor.conferenceId !== p.conferenceId) throw new SignallingError('bad_request', 'the descriptor is for another conference');
 		const anchoredElsewhere = descriptor !== undefined && descriptor.anchorDomain !== hub?.domain;
 		let conference = this.#sft.getConference(p.conferenceId);
-		if (!conference && anchoredElsewhere) {
+		if (anchoredElsewhere) {
 			if (!hub) throw new SignallingError('federation_disabled', 'this SFT does not federate; it cannot join a conference of another domain');
-			conference = await hub.joinAnchoredElsewhere(descriptor);
+			conference = await hub.joinWithDescriptor(descriptor);
 		}
 		if (!conference) {
 			if (claims.right !== 'start') throw new SignallingError('conference_not_found', 'no such conference; a join token cannot start one');
@@ -162,7 +162,7 @@ export class ClientSession {
 		return {
 			participantId: participant.id,
 			conferenceId: conference.id,
-			descriptor: descriptor ?? (conference.role === 'anchor' ? hub?.descriptorFor(conference) : undefined),
+			descriptor: hub?.descriptorOf(conference),
 			rtpCapabilities: conference.rtpCapabilities,
 			participants: conference.participants.filter((x) => x !== participant).map(participantInfo),
 			producers: conference.participants.filter((x) => x !== participant).flatMap((x) => x.producers.map((pr) => producerInfo(x, pr))),

@@ -104,6 +104,45 @@ test("the last local participant leaving closes that SFT's share; others continu
 	assert.ok(alice.receivedFrom(producers['carol']!) > before + 15, 'alice still hears carol');
 });
 
+test('after the link drops (partner taken off and put back on the allow list) the federated SFT reconnects and media flows again', async () => {
+	const a = domains.server('a.test').federation!;
+	const config = domains.configs.get('a.test')!.federation;
+	assert.ok(config.enabled);
+	await a.reload({ ...config, allowList: ['b.test', 'd.test'] });
+	await until(() => domains.server('a.test').hub!.linksOf('standup').length === 0, 5000, 'the anchor to drop the c.test link');
+	await until(() => !domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'carol'), 5000, 'carol to leave the anchor');
+	await a.reload({ ...config, allowList: ['b.test', 'c.test', 'd.test'] });
+	await until(() => domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'carol'), 10000, 'c.test to re-attach');
+	// The anchor re-created carol's stream under the same id, so alice's consumer of it was closed: consume again.
+	await until(() => domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.producers.some((pr) => pr.id === producers['carol'])), 5000, "carol's stream to be back");
+	await alice.consume(producers['carol']!);
+	const before = alice.receivedFrom(producers['carol']!);
+	await until(() => alice.receivedFrom(producers['carol']!) > before + 20, 5000, 'media from carol to flow again');
+});
+
+test('two domains starting the same conference converge on the earlier one as anchor', async () => {
+	const x = await peerAt('a.test');
+	const xJoin = await x.join({ token: domains.token('xavier', 'race', 'start'), conferenceId: 'race' });
+	await new Promise((r) => setTimeout(r, 20));
+	const y = await peerAt('b.test');
+	const yJoin = await y.join({ token: domains.token('yuki', 'race', 'start'), conferenceId: 'race' });
+	assert.is((yJoin['descriptor'] as { anchorDomain: string }).anchorDomain, 'b.test', 'b.test anchors its own start at first');
+	const yProducer = await y.sendAudio(5005);
+	// Each side's clients now receive the other's descriptor out of band.
+	const xAgain = await peerAt('a.test');
+	const kept = await xAgain.join({ token: domains.token('xavier2', 'race', 'join'), conferenceId: 'race', descriptor: yJoin['descriptor'] });
+	assert.is((kept['descriptor'] as { anchorDomain: string }).anchorDomain, 'a.test', 'a.test started first and stays anchor');
+	const z = await peerAt('b.test');
+	const rehomed = await z.join({ token: domains.token('zoe', 'race', 'join'), conferenceId: 'race', descriptor: xJoin['descriptor'] });
+	assert.is((rehomed['descriptor'] as { anchorDomain: string }).anchorDomain, 'a.test', 'b.test re-homed under a.test');
+	assert.is(domains.server('b.test').sft.getConference('race')!.role, 'federated');
+	assert.is(domains.server('a.test').sft.getConference('race')!.role, 'anchor');
+	// yuki kept her connection to b.test; her stream reaches a.test's client.
+	await until(() => domains.server('a.test').sft.getConference('race')!.participants.some((p) => p.producers.some((pr) => pr.id === yProducer)), 5000, "yuki's stream at the anchor");
+	await x.consume(yProducer);
+	await until(() => x.receivedFrom(yProducer) > 20, 5000, 'xavier to hear yuki');
+});
+
 test('a domain not on the anchor allow list cannot join even with a valid descriptor', async () => {
 	// a.test allows d.test at start; take it off and reload, as an operator would.
 	const a = domains.server('a.test').federation!;

@@ -5,6 +5,7 @@ import type { Sft } from '../../sft/Sft.ts';
 import { SignallingError } from '../errors.ts';
 import type { Federation } from '../federation/index.ts';
 import { ConferenceLink } from './ConferenceLink.ts';
+import { descriptorWins } from './anchorElection.ts';
 import type { ConferenceDescriptor, LinkMessage, LinkMessageName } from './linkMessages.ts';
 import { asLinkSocket, SocketPeerChannel, type LinkSocket } from './SocketPeerChannel.ts';
 
@@ -30,6 +31,9 @@ export class FederationHub {
 	readonly #dialling = new Map<string, Promise<SocketPeerChannel>>();
 	/** Links by partner domain, then conference id. */
 	readonly #links = new Map<string, Map<string, ConferenceLink>>();
+	/** Where each conference we are federated in is anchored. */
+	readonly #descriptors = new Map<string, ConferenceDescriptor>();
+	#closed = false;
 
 	constructor(sft: Sft, federation: Federation, options: FederationHubOptions, logger: Logger) {
 		this.#sft = sft;
@@ -61,38 +65,104 @@ export class FederationHub {
 		};
 	}
 
-	/** For a client joining with another domain's descriptor: this SFT's share of that conference. */
-	async joinAnchoredElsewhere(descriptor: ConferenceDescriptor): Promise<Conference> {
+	/** The descriptor clients should pass around for this conference (ours, or our anchor's). */
+	descriptorOf(conference: Conference): ConferenceDescriptor | undefined {
+		return conference.role === 'anchor' ? this.descriptorFor(conference) : this.#descriptors.get(conference.id);
+	}
+
+	/**
+	 * For a client joining with another domain's descriptor. Returns this SFT's
+	 * share of that conference, or our own conference if we win the anchor
+	 * election (the other anchor's clients will then be re-homed to us when
+	 * one of them receives our descriptor).
+	 */
+	async joinWithDescriptor(descriptor: ConferenceDescriptor): Promise<Conference> {
 		const existing = this.#sft.getConference(descriptor.conferenceId);
-		if (existing) return existing;
+		if (existing?.role === 'federated') return existing;
+		if (existing) {
+			const own = { anchorDomain: this.domain, createdAt: existing.createdAt.toISOString() };
+			if (descriptorWins(own, descriptor)) await this.#rehome(existing, descriptor);
+			return existing;
+		}
 		const conference = await this.#sft.getOrCreateConference(descriptor.conferenceId, 'federated');
+		this.#followConference(conference);
 		try {
-			const channel = await this.#channelTo(descriptor);
-			const relay = await conference.createPipeRelay(this.#options.relay);
-			const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
-			const reply = (await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint })) as { endpoint: PipeEndpoint };
-			await relay.connect(reply.endpoint);
-			link.start();
-			conference.once('closed', () => {
-				// Our last local participant left: the anchor keeps the conference, we drop our share.
-				if (!link.closed) void channel.send('conf:detach', { conferenceId: conference.id }).catch(() => undefined);
-				this.#unregister(link);
-			});
+			await this.#attach(conference, descriptor);
 			return conference;
 		} catch (error) {
 			conference.close('closed');
-			const code = (error as { code?: string }).code;
-			if (code === 'conference_not_found') throw new SignallingError('conference_not_found', `the anchor ${descriptor.anchorDomain} has no such conference`);
-			this.#logger.warn({ err: error, anchor: descriptor.anchorDomain }, 'cannot reach the anchor SFT');
-			throw new SignallingError('federation_unavailable', `cannot reach the SFT of ${descriptor.anchorDomain}`);
+			throw toJoinError(error, descriptor);
 		}
 	}
 
 	close(): void {
+		this.#closed = true;
 		for (const byConference of this.#links.values()) for (const link of byConference.values()) link.close();
 		this.#links.clear();
 		for (const channel of this.#channels.values()) channel.close();
 		this.#channels.clear();
+	}
+
+	/** Opens this SFT's share of `conference` at the anchor named by `descriptor`. */
+	async #attach(conference: Conference, descriptor: ConferenceDescriptor): Promise<void> {
+		this.#descriptors.set(conference.id, descriptor);
+		const channel = await this.#channelTo(descriptor);
+		const relay = await conference.createPipeRelay(this.#options.relay);
+		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
+		try {
+			const reply = (await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint })) as { endpoint: PipeEndpoint };
+			await relay.connect(reply.endpoint);
+		} catch (error) {
+			this.#unregister(link);
+			throw error;
+		}
+		link.start();
+		this.#logger.info({ conference: conference.id, anchor: descriptor.anchorDomain }, 'attached to anchor');
+	}
+
+	/** A federated share detaches when its last local participant leaves (the anchor keeps the conference). */
+	#followConference(conference: Conference): void {
+		conference.once('closed', () => {
+			for (const link of this.linksOf(conference.id)) {
+				if (conference.role === 'federated') void this.#channels.get(link.peerDomain)?.send('conf:detach', { conferenceId: conference.id }).catch(() => undefined);
+				this.#unregister(link);
+			}
+			this.#descriptors.delete(conference.id);
+		});
+	}
+
+	/** We lost the anchor election: hand our partners over, then attach to the winner. */
+	async #rehome(conference: Conference, descriptor: ConferenceDescriptor): Promise<void> {
+		this.#logger.info({ conference: conference.id, anchor: descriptor.anchorDomain }, 'lost the anchor election; re-homing');
+		conference.becomeFederated();
+		for (const link of this.linksOf(conference.id)) {
+			const channel = this.#channels.get(link.peerDomain);
+			this.#unregister(link);
+			if (link.peerDomain !== descriptor.anchorDomain) void channel?.send('conf:rehome', { conferenceId: conference.id, descriptor }).catch(() => undefined);
+		}
+		this.#followConference(conference);
+		await this.#attach(conference, descriptor);
+	}
+
+	/** After a lost link: attach again with backoff while local participants remain. */
+	async #reattach(conference: Conference): Promise<void> {
+		let delayMs = 250;
+		while (!conference.closed && !this.#closed && this.linksOf(conference.id).length === 0) {
+			const descriptor = this.#descriptors.get(conference.id);
+			if (!descriptor) return;
+			try {
+				await this.#attach(conference, descriptor);
+				this.#logger.info({ conference: conference.id }, 'federation link re-established');
+				return;
+			} catch (error) {
+				if ((error as { code?: string }).code === 'conference_not_found') {
+					conference.close('anchor_ended');
+					return;
+				}
+				await new Promise((resolve) => setTimeout(resolve, delayMs));
+				delayMs = Math.min(delayMs * 2, 4000);
+			}
+		}
 	}
 
 	async #channelTo(descriptor: ConferenceDescriptor): Promise<SocketPeerChannel> {
@@ -121,9 +191,14 @@ export class FederationHub {
 		if (!channel || channel.socket !== socket) return;
 		channel.close();
 		this.#channels.delete(domain);
-		// The partner's participants and streams leave every shared conference.
-		for (const link of this.#links.get(domain)?.values() ?? []) link.close();
+		// The partner's participants and streams leave every shared conference;
+		// where the partner is our anchor, we dial it again.
+		const links = [...(this.#links.get(domain)?.values() ?? [])];
 		this.#links.delete(domain);
+		for (const link of links) {
+			link.close();
+			if (link.conference.role === 'federated' && !link.conference.closed) void this.#reattach(link.conference);
+		}
 		this.#logger.warn({ peer: domain }, 'federation link lost');
 	}
 
@@ -139,6 +214,14 @@ export class FederationHub {
 				if (link) {
 					this.#unregister(link);
 					link.conference.close('anchor_ended');
+				}
+				return {};
+			case 'conf:rehome':
+				if (link && link.conference.role === 'federated') {
+					this.#unregister(link);
+					const { descriptor } = message as LinkMessage<'conf:rehome'>;
+					this.#descriptors.set(link.conference.id, descriptor);
+					void this.#reattach(link.conference);
 				}
 				return {};
 			default:
@@ -178,4 +261,11 @@ export class FederationHub {
 		const byConference = this.#links.get(link.peerDomain);
 		if (byConference?.get(link.conference.id) === link) byConference.delete(link.conference.id);
 	}
+}
+
+function toJoinError(error: unknown, descriptor: ConferenceDescriptor): SignallingError {
+	if ((error as { code?: string }).code === 'conference_not_found') {
+		return new SignallingError('conference_not_found', `the anchor ${descriptor.anchorDomain} has no such conference`);
+	}
+	return new SignallingError('federation_unavailable', `cannot reach the SFT of ${descriptor.anchorDomain}`);
 }

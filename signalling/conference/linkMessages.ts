@@ -20,23 +20,6 @@ const relayedProducer = z.object({
 	appData: z.record(z.string(), z.unknown()),
 });
 
-export const linkMessageSchemas = {
-	/** Federated SFT → anchor: join this conference; here is my pipe end. */
-	'conf:attach': z.object({ conferenceId: id, endpoint: pipeEndpointSchema }),
-	'conf:detach': z.object({ conferenceId: id }),
-	'conf:participantJoined': z.object({ conferenceId: id, participant }),
-	'conf:participantLeft': z.object({ conferenceId: id, participantId: id }),
-	'conf:producerAdded': z.object({ conferenceId: id, participantId: id, producer: relayedProducer }),
-	'conf:producerClosed': z.object({ conferenceId: id, producerId: id }),
-	'conf:producerPaused': z.object({ conferenceId: id, producerId: id, paused: z.boolean() }),
-	/** Anchor → federated SFT: the conference is over. */
-	'conf:ended': z.object({ conferenceId: id, reason: z.string().max(64) }),
-} as const;
-
-export type LinkMessageName = keyof typeof linkMessageSchemas;
-export type LinkMessage<N extends LinkMessageName> = z.output<(typeof linkMessageSchemas)[N]>;
-export const linkMessageNames = Object.keys(linkMessageSchemas) as LinkMessageName[];
-
 /** What a client of another domain needs to join: handed around out of band. */
 export const conferenceDescriptorSchema = z.object({
 	conferenceId: id,
@@ -46,3 +29,23 @@ export const conferenceDescriptorSchema = z.object({
 	federationEndpoint: z.object({ host: z.string().max(253), port: z.number().int().min(1).max(65535) }).optional(),
 });
 export type ConferenceDescriptor = z.output<typeof conferenceDescriptorSchema>;
+
+export const linkMessageSchemas = {
+	/** Federated SFT → anchor: join this conference; here is my pipe end. */
+	'conf:attach': z.object({ conferenceId: id, endpoint: pipeEndpointSchema }),
+	'conf:detach': z.object({ conferenceId: id }),
+	'conf:participantJoined': z.object({ conferenceId: id, participant }),
+	'conf:participantLeft': z.object({ conferenceId: id, participantId: id }),
+	'conf:producerAdded': z.object({ conferenceId: id, participantId: id, producer: relayedProducer }),
+	'conf:producerClosed': z.object({ conferenceId: id, producerId: id }),
+	'conf:producerPaused': z.object({ conferenceId: id, producerId: id, paused: z.boolean() }),
+	/** Old anchor → its federated SFTs: another SFT won the anchor election; attach there. */
+	'conf:rehome': z.object({ conferenceId: id, descriptor: conferenceDescriptorSchema }),
+	/** Anchor → federated SFT: the conference is over. */
+	'conf:ended': z.object({ conferenceId: id, reason: z.string().max(64) }),
+} as const;
+
+export type LinkMessageName = keyof typeof linkMessageSchemas;
+export type LinkMessage<N extends LinkMessageName> = z.output<(typeof linkMessageSchemas)[N]>;
+export const linkMessageNames = Object.keys(linkMessageSchemas) as LinkMessageName[];
+
