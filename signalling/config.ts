@@ -71,7 +71,7 @@ export const envOverridePaths: readonly string[] = [
 	'media.maxVideos', 'media.maxAudible', 'media.workerLogLevel',
 	'metrics.listen.ip', 'metrics.listen.port', 'metrics.statsIntervalMs', 'shutdown.drainSeconds', 'log.level',
 	'federation.enabled', 'federation.domain', 'federation.listen.ip', 'federation.listen.port', 'federation.certFile', 'federation.keyFile',
-	'federation.trustBundleFile', 'federation.allowList', 'federation.allowAnyTrustedDomain', 'federation.dnsServers',
+	'federation.trustBundleFile', 'federation.announcedHost', 'federation.allowList', 'federation.allowAnyTrustedDomain', 'federation.dnsServers',
 ];
 
 export function envName(path: string): string {
