@@ -73,6 +73,11 @@ export class PipeRelay extends TypedEmitter<PipeRelayEvents> {
 		return [...this.#sent.keys()];
 	}
 
+	/** The pipe consumers carrying our streams out. */
+	get sentConsumers(): ms.Consumer[] {
+		return [...this.#sent.values()];
+	}
+
 	get receivedProducers(): ms.Producer[] {
 		return [...this.#received.values()];
 	}

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { CumulativeCounter } from './CumulativeCounter.ts';
 import type { Sft } from './Sft.ts';
 
 /**
@@ -9,9 +10,8 @@ import type { Sft } from './Sft.ts';
  */
 export class SftMetrics {
 	readonly #sft: Sft;
-	readonly #receivedBytes: Counter;
-	readonly #sentBytes: Counter;
-	readonly #lastBytes = new Map<string, { received: number; sent: number }>();
+	readonly #receivedBytes: CumulativeCounter<string>;
+	readonly #sentBytes: CumulativeCounter<string>;
 	readonly #lastCpu = new Map<string, number>();
 	readonly #timer: NodeJS.Timeout;
 	#polling = false;
@@ -36,8 +36,8 @@ export class SftMetrics {
 		const consumers = countByKind('consumers');
 		new Gauge({ name: 'sft_producers', help: 'Streams received from clients', labelNames: ['kind'], registers, collect() { producers(this); } });
 		new Gauge({ name: 'sft_consumers', help: 'Streams forwarded to clients', labelNames: ['kind'], registers, collect() { consumers(this); } });
-		this.#receivedBytes = new Counter({ name: 'sft_client_received_bytes_total', help: 'Bytes received from clients (all client transports)', registers });
-		this.#sentBytes = new Counter({ name: 'sft_client_sent_bytes_total', help: 'Bytes sent to clients (all client transports)', registers });
+		this.#receivedBytes = new CumulativeCounter(new Counter({ name: 'sft_client_received_bytes_total', help: 'Bytes received from clients (all client transports)', registers }));
+		this.#sentBytes = new CumulativeCounter(new Counter({ name: 'sft_client_sent_bytes_total', help: 'Bytes sent to clients (all client transports)', registers }));
 		const lastCpu = this.#lastCpu;
 		new Counter({
 			name: 'sft_worker_cpu_seconds_total',
@@ -77,7 +77,6 @@ export class SftMetrics {
 		if (this.#polling) return;
 		this.#polling = true;
 		try {
-			const seen = new Set<string>();
 			const transports = this.#sft.conferences.flatMap((c) => c.participants.flatMap((p) => p.transports));
 			await Promise.all(
 				transports.map(async (transport) => {
@@ -85,14 +84,12 @@ export class SftMetrics {
 					const all = (await transport.getStats().catch(() => [])) as { bytesReceived: number; bytesSent: number }[];
 					const stats = all[0];
 					if (!stats) return;
-					seen.add(transport.id);
-					const last = this.#lastBytes.get(transport.id) ?? { received: 0, sent: 0 };
-					this.#receivedBytes.inc(Math.max(0, stats.bytesReceived - last.received));
-					this.#sentBytes.inc(Math.max(0, stats.bytesSent - last.sent));
-					this.#lastBytes.set(transport.id, { received: stats.bytesReceived, sent: stats.bytesSent });
+					this.#receivedBytes.observe(transport.id, {}, stats.bytesReceived);
+					this.#sentBytes.observe(transport.id, {}, stats.bytesSent);
 				}),
 			);
-			for (const id of this.#lastBytes.keys()) if (!seen.has(id)) this.#lastBytes.delete(id);
+			this.#receivedBytes.endPoll();
+			this.#sentBytes.endPoll();
 		} finally {
 			this.#polling = false;
 		}

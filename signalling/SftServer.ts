@@ -8,6 +8,7 @@ import { MetricsServer } from './MetricsServer.ts';
 import { resolveWorkerCount, type SftConfig } from './config.ts';
 import { Federation } from './federation/index.ts';
 import { FederationHub } from './conference/FederationHub.ts';
+import { LinkMetrics } from './conference/LinkMetrics.ts';
 import { networkInterfaces } from 'node:os';
 
 /**
@@ -22,6 +23,7 @@ export class SftServer {
 	readonly registry: Registry;
 	readonly federation: Federation | undefined;
 	readonly hub: FederationHub | undefined;
+	readonly linkMetrics: LinkMetrics | undefined;
 	readonly selfSignedCert: string | undefined;
 	readonly #metrics: SftMetrics;
 	readonly #logger: Logger;
@@ -35,6 +37,7 @@ export class SftServer {
 		metrics: SftMetrics;
 		federation: Federation | undefined;
 		hub: FederationHub | undefined;
+		linkMetrics: LinkMetrics | undefined;
 		selfSignedCert: string | undefined;
 		logger: Logger;
 	}) {
@@ -45,6 +48,7 @@ export class SftServer {
 		this.#metrics = parts.metrics;
 		this.federation = parts.federation;
 		this.hub = parts.hub;
+		this.linkMetrics = parts.linkMetrics;
 		this.selfSignedCert = parts.selfSignedCert;
 		this.#logger = parts.logger;
 	}
@@ -77,6 +81,7 @@ export class SftServer {
 		const metrics = new SftMetrics(sft, registry, config.metrics.statsIntervalMs);
 		let federation: Federation | undefined;
 		let hub: FederationHub | undefined;
+		let linkMetrics: LinkMetrics | undefined;
 		let clients: ClientServer | undefined;
 		let metricsServer: MetricsServer | undefined;
 		try {
@@ -93,6 +98,7 @@ export class SftServer {
 					},
 					logger.child({ component: 'federated-conferences' }),
 				);
+				linkMetrics = new LinkMetrics(hub, registry, config.metrics.statsIntervalMs);
 			}
 			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
 			clients = await ClientServer.listen(
@@ -101,10 +107,11 @@ export class SftServer {
 				logger.child({ component: 'signalling' }),
 			);
 			metricsServer = await MetricsServer.listen(registry, config.metrics.listen.ip, config.metrics.listen.port);
-			return new SftServer({ sft, clients, metricsServer, registry, metrics, federation, hub, selfSignedCert: tls.selfSigned ? tls.cert : undefined, logger });
+			return new SftServer({ sft, clients, metricsServer, registry, metrics, federation, hub, linkMetrics, selfSignedCert: tls.selfSigned ? tls.cert : undefined, logger });
 		} catch (error) {
 			await clients?.close();
 			await metricsServer?.close();
+			linkMetrics?.close();
 			hub?.close();
 			await federation?.close();
 			metrics.close();
@@ -133,6 +140,7 @@ export class SftServer {
 		this.sft.close();
 		await this.clients.close();
 		await this.metricsServer.close();
+		this.linkMetrics?.close();
 		this.hub?.close();
 		await this.federation?.close();
 		this.#metrics.close();

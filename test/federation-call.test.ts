@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FederatedDomains } from './support/federatedDomains.ts';
@@ -94,6 +95,27 @@ test('the anchor counts each relayed stream once on its link', async () => {
 	assert.equal(link.relay.receivedProducers.map((p) => p.id), [producers['bob']!]);
 });
 
+async function metricValue(domain: string, name: string, labels: string): Promise<number> {
+	await domains.server(domain).linkMetrics!.poll();
+	const text = await domains.server(domain).registry.metrics();
+	const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+	return line ? Number(line.split(' ').pop()) : 0;
+}
+
+test('link metrics count the relayed media per partner and direction', async () => {
+	const txAudio = await metricValue('a.test', 'sft_federation_link_rtp_bytes_total', 'remote_domain="b.test",direction="tx",kind="audio"');
+	const rxAudio = await metricValue('a.test', 'sft_federation_link_rtp_bytes_total', 'remote_domain="b.test",direction="rx",kind="audio"');
+	assert.ok(txAudio > 0, `anchor → b.test audio bytes counted (${txAudio})`);
+	assert.ok(rxAudio > 0, `b.test → anchor audio bytes counted (${rxAudio})`);
+	assert.is(await metricValue('a.test', 'sft_federation_link_relayed_streams', 'remote_domain="b.test",direction="tx"'), 2, 'two streams go to b.test');
+	assert.is(await metricValue('a.test', 'sft_federation_link_up', 'remote_domain="b.test"'), 1);
+	await new Promise((r) => setTimeout(r, 600));
+	assert.ok((await metricValue('a.test', 'sft_federation_link_rtp_bytes_total', 'remote_domain="b.test",direction="rx",kind="audio"')) > rxAudio, 'the counter moves while media flows');
+	const exposition = await domains.server('a.test').registry.metrics();
+	const promtool = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
+	assert.is(promtool.status, 0, `promtool check metrics: ${promtool.stdout}${promtool.stderr}`);
+});
+
 test("the last local participant leaving closes that SFT's share; others continue", async () => {
 	bob.close();
 	await until(() => domains.server('b.test').sft.getConference('standup') === undefined, 5000, 'b.test to drop the conference');
@@ -102,6 +124,10 @@ test("the last local participant leaving closes that SFT's share; others continu
 	const before = alice.receivedFrom(producers['carol']!);
 	await new Promise((r) => setTimeout(r, 600));
 	assert.ok(alice.receivedFrom(producers['carol']!) > before + 15, 'alice still hears carol');
+	const stopped = await metricValue('a.test', 'sft_federation_link_bytes_total', 'remote_domain="b.test",direction="rx"');
+	await new Promise((r) => setTimeout(r, 600));
+	assert.is(await metricValue('a.test', 'sft_federation_link_bytes_total', 'remote_domain="b.test",direction="rx"'), stopped, 'the counter stops when media stops');
+	assert.is(await metricValue('a.test', 'sft_federation_link_relayed_streams', 'remote_domain="b.test",direction="tx"'), 0);
 });
 
 test('after the link drops (partner taken off and put back on the allow list) the federated SFT reconnects and media flows again', async () => {

@@ -4,6 +4,7 @@ import type { PipeEndpoint, PipeRelayOptions } from '../../sft/PipeRelay.ts';
 import type { Sft } from '../../sft/Sft.ts';
 import { SignallingError } from '../errors.ts';
 import type { Federation } from '../federation/index.ts';
+import { TypedEmitter } from '../../sft/TypedEmitter.ts';
 import { ConferenceLink } from './ConferenceLink.ts';
 import { descriptorWins } from './anchorElection.ts';
 import type { ConferenceDescriptor, LinkMessage, LinkMessageName } from './linkMessages.ts';
@@ -22,7 +23,12 @@ export interface FederationHubOptions {
  * per partner SFT carries every shared conference (a ConferenceLink each).
  * The SFT where a conference was started is its anchor; others attach to it.
  */
-export class FederationHub {
+type FederationHubEvents = {
+	/** A lost link to an anchor came back (counted as a reconnect). */
+	reattached: [anchorDomain: string];
+};
+
+export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	readonly #sft: Sft;
 	readonly #federation: Federation;
 	readonly #options: FederationHubOptions;
@@ -34,8 +40,10 @@ export class FederationHub {
 	/** Where each conference we are federated in is anchored. */
 	readonly #descriptors = new Map<string, ConferenceDescriptor>();
 	#closed = false;
+	readonly #knownDomains = new Set<string>();
 
 	constructor(sft: Sft, federation: Federation, options: FederationHubOptions, logger: Logger) {
+		super();
 		this.#sft = sft;
 		this.#federation = federation;
 		this.#options = options;
@@ -54,6 +62,16 @@ export class FederationHub {
 			const link = byConference.get(conferenceId);
 			return link ? [link] : [];
 		});
+	}
+
+	/** Every conference link, for metrics. */
+	get links(): ConferenceLink[] {
+		return [...this.#links.values()].flatMap((byConference) => [...byConference.values()]);
+	}
+
+	/** Partner domains this SFT has had a federation socket with, and whether it is up now. */
+	get channelStates(): { domain: string; up: boolean }[] {
+		return [...this.#knownDomains].map((domain) => ({ domain, up: this.#channels.get(domain)?.socket.connected ?? false }));
 	}
 
 	descriptorFor(conference: Conference): ConferenceDescriptor {
@@ -153,6 +171,7 @@ export class FederationHub {
 			try {
 				await this.#attach(conference, descriptor);
 				this.#logger.info({ conference: conference.id }, 'federation link re-established');
+				this.emit('reattached', descriptor.anchorDomain);
 				return;
 			} catch (error) {
 				if ((error as { code?: string }).code === 'conference_not_found') {
@@ -181,6 +200,7 @@ export class FederationHub {
 
 	#adoptSocket(domain: string, socket: LinkSocket): SocketPeerChannel {
 		this.#channels.get(domain)?.close();
+		this.#knownDomains.add(domain);
 		const channel = new SocketPeerChannel(domain, socket, (ch, name, message) => this.#onMessage(ch, name, message), this.#logger);
 		this.#channels.set(domain, channel);
 		return channel;
