@@ -2,50 +2,18 @@
 // and the exposition passes `promtool check metrics`.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import pino from 'pino';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mintAccessToken } from '../signalling/accessToken.ts';
-import { parseConfig } from '../signalling/config.ts';
-import { SftServer } from '../signalling/SftServer.ts';
+import { TestServer, watchdog } from './support/testServer.ts';
 import { SignallingClient } from './support/signallingClient.ts';
 
-const SECRET = 'metrics-test-secret-0123';
+const testServer = new TestServer('metrics-test-secret-0123');
 const PROMTOOL = '/usr/bin/promtool';
-const watchdog = setTimeout(() => {
-	console.error('metrics.test.ts: still running after 60 s; giving up');
-	process.exit(1);
-}, 60_000);
-watchdog.unref();
+watchdog('metrics.test.ts', 60);
 
-let server: SftServer | undefined;
-let setupError: unknown;
 const clients = new Set<SignallingClient>();
 
-async function startServer(): Promise<SftServer> {
-	let lastError: unknown;
-	for (let attempt = 0; attempt < 3; attempt++) {
-		const rtcBasePort = 41_000 + Math.floor(Math.random() * 4000);
-		const rtcMinPort = 45_100 + Math.floor(Math.random() * 40) * 100;
-		const config = parseConfig({
-			signalling: { listen: { ip: '127.0.0.1', port: 0 }, tokenSecret: SECRET },
-			metrics: { listen: { ip: '127.0.0.1', port: 0 }, statsIntervalMs: 200 },
-			media: { workers: 1, listenIp: '127.0.0.1', rtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 99 },
-			log: { level: 'silent' },
-		});
-		try {
-			return await SftServer.start(config, pino({ level: 'silent' }));
-		} catch (error) {
-			lastError = error; // most likely the random WebRTC port is taken: try another
-		}
-	}
-	throw lastError;
-}
-
-function ready(): SftServer {
-	if (!server) throw setupError ?? new Error('server not started');
-	return server;
-}
+const ready = () => testServer.ready();
 
 async function scrape(): Promise<string> {
 	const response = await fetch(`http://127.0.0.1:${ready().metricsServer.port}/metrics`);
@@ -82,22 +50,18 @@ async function join(user: string, conferenceId: string): Promise<SignallingClien
 	const client = await SignallingClient.connect({ url: `https://127.0.0.1:${s.clients.port}`, ca: s.selfSignedCert });
 	clients.add(client);
 	const { rtpCapabilities } = await client.request('getCapabilities', {});
-	const token = mintAccessToken({ user, conference: conferenceId, right: 'start', exp: Math.floor(Date.now() / 1000) + 600 }, SECRET);
+	const token = testServer.token(user, conferenceId);
 	await client.request('join', { conferenceId, token, rtpCapabilities: rtpCapabilities as unknown as Record<string, unknown> });
 	return client;
 }
 
 test.before(async () => {
-	try {
-		server = await startServer();
-	} catch (error) {
-		setupError = error;
-	}
+	await testServer.start({ statsIntervalMs: 200 });
 });
 
 test.after(async () => {
 	for (const client of clients) client.close();
-	await server?.close().catch(() => undefined);
+	await testServer.close().catch(() => undefined);
 	setTimeout(() => process.exit(), 2000).unref();
 });
 

@@ -1,52 +1,18 @@
 // End to end: an in-process SftServer with a real mediasoup worker, and
 // mediasoup-client callers on werift (ICE, DTLS, SRTP over UDP loopback).
-import pino from 'pino';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mintAccessToken, type AccessRight } from '../signalling/accessToken.ts';
-import { parseConfig } from '../signalling/config.ts';
-import { SftServer } from '../signalling/SftServer.ts';
+import { TestServer, watchdog } from './support/testServer.ts';
 import { waitUntil, WeriftCaller, type WeriftCallerOptions } from './support/weriftCaller.ts';
 
-const SECRET = 'signalling-call-test-secret';
-const watchdog = setTimeout(() => {
-	console.error('signalling-call.test.ts: still running after 85 s; giving up');
-	process.exit(1);
-}, 85_000);
-watchdog.unref();
+const testServer = new TestServer('signalling-call-test-secret');
+watchdog('signalling-call.test.ts', 85);
 
-let server: SftServer | undefined;
-let setupError: unknown;
 const callers = new Set<WeriftCaller>();
 
-async function startServer(): Promise<SftServer> {
-	let lastError: unknown;
-	for (let attempt = 0; attempt < 3; attempt++) {
-		const rtcBasePort = 41_000 + Math.floor(Math.random() * 4000);
-		const rtcMinPort = 45_100 + Math.floor(Math.random() * 40) * 100;
-		const config = parseConfig({
-			signalling: { listen: { ip: '127.0.0.1', port: 0 }, tokenSecret: SECRET },
-			metrics: { listen: { ip: '127.0.0.1', port: 0 } },
-			media: { workers: 1, listenIp: '127.0.0.1', rtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 99 },
-			log: { level: 'silent' },
-		});
-		try {
-			return await SftServer.start(config, pino({ level: 'silent' }));
-		} catch (error) {
-			lastError = error; // most likely the random WebRTC port is taken: try another
-		}
-	}
-	throw lastError;
-}
+const ready = () => testServer.ready();
 
-function ready(): SftServer {
-	if (!server) throw setupError ?? new Error('server not started');
-	return server;
-}
-
-function token(user: string, conference: string, right: AccessRight = 'start'): string {
-	return mintAccessToken({ user, conference, right, exp: Math.floor(Date.now() / 1000) + 600 }, SECRET);
-}
+const token = testServer.token.bind(testServer);
 
 async function call(conferenceId: string, user: string, options: Partial<WeriftCallerOptions> = {}): Promise<WeriftCaller> {
 	const s = ready();
@@ -94,16 +60,12 @@ async function assertExchange(a: WeriftCaller, b: WeriftCaller, threshold: numbe
 }
 
 test.before(async () => {
-	try {
-		server = await startServer();
-	} catch (error) {
-		setupError = error;
-	}
+	await testServer.start();
 });
 
 test.after(async () => {
 	await hangUp(...callers);
-	await server?.close().catch(() => undefined);
+	await testServer.close().catch(() => undefined);
 	// uvu has set the exit code; do not let a leaked handle keep the process up.
 	setTimeout(() => process.exit(), 2000).unref();
 });

@@ -1,51 +1,19 @@
 // Refusals of the client protocol: access tokens, malformed and out-of-order
 // requests, draining. Signalling only (no media flows), against an in-process
 // SftServer with a real mediasoup worker.
-import pino from 'pino';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mintAccessToken, type AccessRight } from '../signalling/accessToken.ts';
-import { parseConfig } from '../signalling/config.ts';
 import { MAX_PAYLOAD_BYTES } from '../signalling/protocol.ts';
-import { SftServer } from '../signalling/SftServer.ts';
+import { TestServer, watchdog } from './support/testServer.ts';
 import { SignallingClient, type ResponseData } from './support/signallingClient.ts';
 
-const SECRET = 'signalling-errors-test-secret';
-const watchdog = setTimeout(() => {
-	console.error('signalling-errors.test.ts: still running after 60 s; giving up');
-	process.exit(1);
-}, 60_000);
-watchdog.unref();
+const testServer = new TestServer('signalling-errors-test-secret');
+watchdog('signalling-errors.test.ts', 60);
 
-let server: SftServer | undefined;
-let setupError: unknown;
 let rtpCapabilities: ResponseData['getCapabilities']['rtpCapabilities'] | undefined;
 const clients = new Set<SignallingClient>();
 
-async function startServer(): Promise<SftServer> {
-	let lastError: unknown;
-	for (let attempt = 0; attempt < 3; attempt++) {
-		const rtcBasePort = 41_000 + Math.floor(Math.random() * 4000);
-		const rtcMinPort = 45_100 + Math.floor(Math.random() * 40) * 100;
-		const config = parseConfig({
-			signalling: { listen: { ip: '127.0.0.1', port: 0 }, tokenSecret: SECRET },
-			metrics: { listen: { ip: '127.0.0.1', port: 0 } },
-			media: { workers: 1, listenIp: '127.0.0.1', rtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 99 },
-			log: { level: 'silent' },
-		});
-		try {
-			return await SftServer.start(config, pino({ level: 'silent' }));
-		} catch (error) {
-			lastError = error; // most likely the random WebRTC port is taken: try another
-		}
-	}
-	throw lastError;
-}
-
-function ready(): SftServer {
-	if (!server) throw setupError ?? new Error('server not started');
-	return server;
-}
+const ready = () => testServer.ready();
 
 async function connect(): Promise<SignallingClient> {
 	const s = ready();
@@ -54,9 +22,7 @@ async function connect(): Promise<SignallingClient> {
 	return client;
 }
 
-function token(user: string, conference: string, right: AccessRight = 'start', options: { secret?: string; expiresIn?: number } = {}): string {
-	return mintAccessToken({ user, conference, right, exp: Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600) }, options.secret ?? SECRET);
-}
+const token = testServer.token.bind(testServer);
 
 function joinPayload(conferenceId: string, tokenValue: string | undefined, displayName?: string) {
 	if (!rtpCapabilities) throw new Error('capabilities not loaded');
@@ -69,20 +35,21 @@ function joinPayload(conferenceId: string, tokenValue: string | undefined, displ
 }
 
 test.before(async () => {
+	await testServer.start();
+	// A failure here resurfaces through ready() in the first test (uvu swallows hook errors).
 	try {
-		server = await startServer();
 		const probe = await connect();
 		rtpCapabilities = (await probe.request('getCapabilities', {})).rtpCapabilities;
 		probe.close();
 		clients.delete(probe);
-	} catch (error) {
-		setupError = error;
+	} catch {
+		rtpCapabilities = undefined;
 	}
 });
 
 test.after(async () => {
 	for (const client of clients) client.close();
-	await server?.close().catch(() => undefined);
+	await testServer.close().catch(() => undefined);
 	// uvu has set the exit code; do not let a leaked handle keep the process up.
 	setTimeout(() => process.exit(), 2000).unref();
 });
