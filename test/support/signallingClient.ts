@@ -2,6 +2,7 @@
 // (signalling/protocol.ts): requests resolve with `data` or reject with a
 // RequestError carrying the server's error `code`; server events are logged
 // and can be awaited.
+import type { ConferenceDescriptor } from '../../signalling/conference/linkMessages.ts';
 import type { types as ms } from 'mediasoup';
 import { io, type Socket } from 'socket.io-client';
 import type { z } from 'zod';
@@ -13,6 +14,7 @@ export interface ResponseData {
 	join: {
 		participantId: string;
 		conferenceId: string;
+		descriptor?: ConferenceDescriptor;
 		rtpCapabilities: ms.RtpCapabilities;
 		participants: ParticipantInfo[];
 		producers: ProducerInfo[];

@@ -3,6 +3,7 @@
 // SRTP over UDP). It sends a synthetic Opus track and a synthetic VP8 track
 // fed with generated RTP, consumes every remote producer, and counts the
 // unique RTP sequence numbers it receives per producer.
+import type { ConferenceDescriptor } from '../../signalling/conference/linkMessages.ts';
 import { Device, types as msc } from 'mediasoup-client';
 import type { ProducerInfo } from '../../signalling/protocol.ts';
 import { SignallingClient, type RequestInput, type ResponseData } from './signallingClient.ts';
@@ -32,6 +33,8 @@ export interface WeriftCallerOptions {
 	conferenceId: string;
 	token?: string | undefined;
 	displayName?: string;
+	/** Another domain's conference descriptor: join it through this SFT. */
+	descriptor?: ConferenceDescriptor | undefined;
 	/** Send a synthetic Opus track (default true). */
 	audio?: boolean;
 	/** Send a synthetic VP8 track (default true). */
@@ -65,6 +68,8 @@ export class WeriftCaller {
 	readonly device: Device;
 	readonly conferenceId: string;
 	participantId = '';
+	/** The join reply (with the descriptor to hand to callers of other domains). */
+	joinReply: ResponseData['join'] | undefined;
 	audioProducerId: string | undefined;
 	videoProducerId: string | undefined;
 	/** Remote producers announced (at join or by producerAdded) and not closed. */
@@ -133,13 +138,17 @@ export class WeriftCaller {
 			...(options.token !== undefined ? { token: options.token } : {}),
 			displayName: options.displayName ?? 'werift caller',
 			rtpCapabilities: this.device.rtpCapabilities as unknown as Record<string, unknown>,
+			...(options.descriptor ? { descriptor: options.descriptor } : {}),
 		});
+		this.joinReply = joined;
 		this.participantId = joined.participantId;
 		for (const info of joined.producers) this.remoteProducers.set(info.producerId, info);
 
 		if (this.#options.consume) {
 			this.#recvTransport = await this.#createTransport('recv');
-			for (const info of joined.producers) this.#enqueueConsume(info);
+			// Includes producers announced while the transport was being created
+			// (in a federated join the partner's streams arrive right then).
+			for (const info of this.remoteProducers.values()) this.#enqueueConsume(info);
 		}
 		if (this.#options.audio || this.#options.video) {
 			await this.#startSending();
