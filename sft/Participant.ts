@@ -6,6 +6,12 @@ import { TypedEmitter } from './TypedEmitter.ts';
 
 export type Direction = 'send' | 'recv';
 
+/**
+ * A sender is asked for a key frame at most this often, so N viewers joining
+ * (locally or through federation links) do not cost N key frames.
+ */
+export const KEY_FRAME_REQUEST_DELAY_MS = 1000;
+
 export interface MediaLimits {
 	/** Videos a client may view at once. */
 	maxVideos: number;
@@ -176,7 +182,7 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 		const { transport } = this.#transport(transportId, 'send');
 		let producer: ms.Producer;
 		try {
-			producer = await transport.produce({ kind, rtpParameters, appData: { ...appData, participantId: this.id } });
+			producer = await transport.produce({ kind, rtpParameters, keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS, appData: { ...appData, participantId: this.id } });
 		} catch (error) {
 			throw new MediaError('invalid_media_parameters', `cannot produce: ${(error as Error).message}`);
 		}

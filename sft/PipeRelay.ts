@@ -1,4 +1,5 @@
 import type { types as ms } from 'mediasoup';
+import { KEY_FRAME_REQUEST_DELAY_MS } from './Participant.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
 /** Where one side of a relay receives media, and the SRTP key it sends with. */
@@ -111,6 +112,7 @@ export class PipeRelay extends TypedEmitter<PipeRelayEvents> {
 			kind: relayed.kind,
 			rtpParameters: relayed.rtpParameters,
 			paused: relayed.paused,
+			keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS,
 			appData: relayed.appData,
 		});
 		this.#received.set(producer.id, producer);

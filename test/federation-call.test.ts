@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FederatedDomains } from './support/federatedDomains.ts';
 import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
+import { PlainRtpClient } from '../bench/rtp/plainRtpClient.ts';
 
 // Three domains, each with its own SFT and CA. a.test anchors; b.test and
 // c.test federate with it; d.test is not on a.test's allow list.
@@ -167,6 +168,30 @@ test('two domains starting the same conference converge on the earlier one as an
 	await until(() => domains.server('a.test').sft.getConference('race')!.participants.some((p) => p.producers.some((pr) => pr.id === yProducer)), 5000, "yuki's stream at the anchor");
 	await x.consume(yProducer);
 	await until(() => x.receivedFrom(yProducer) > 20, 5000, 'xavier to hear yuki');
+});
+
+test('key-frame requests cross the link, rate-limited: three remote viewers do not cost three key frames', async () => {
+	const anchorServer = domains.server('a.test');
+	const conference = await anchorServer.sft.getOrCreateConference('keyframes');
+	const sender = await PlainRtpClient.join({ conference, rtpCapabilities: anchorServer.sft.rtpCapabilities, name: 'sender', video: { packetsPerSecond: 60, framesPerSecond: 30, keyFrameIntervalMs: 60_000 }, receive: false });
+	sender.startSending();
+	try {
+		const remote = domains.server('b.test');
+		const share = await remote.hub!.joinWithDescriptor(anchorServer.hub!.descriptorFor(conference));
+		await new Promise((r) => setTimeout(r, 1200));
+		const before = sender.keyFrameRequestsReceived;
+		const viewers = await Promise.all(['v1', 'v2', 'v3'].map((name) => PlainRtpClient.join({ conference: share, rtpCapabilities: remote.sft.rtpCapabilities, name })));
+		try {
+			await until(() => viewers.every((v) => v.remoteStreams.some((st) => st.counter.unique > 10)), 8000, 'every remote viewer to receive video');
+			const requests = sender.keyFrameRequestsReceived - before;
+			assert.ok(requests >= 1, `a viewer's key-frame request reached the sender across the link (${requests})`);
+			assert.ok(requests <= 2, `three viewers joining at once cost ${requests} key-frame requests, want at most 2`);
+		} finally {
+			await Promise.all(viewers.map((v) => v.stop()));
+		}
+	} finally {
+		await sender.stop();
+	}
 });
 
 test('a domain not on the anchor allow list cannot join even with a valid descriptor', async () => {
