@@ -1,0 +1,50 @@
+// The forwarding bench end to end with tiny numbers: it runs, its --json
+// output parses, and packets were forwarded with low loss.
+import { spawn } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { ForwardingResult } from '../bench/forwardingReport.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+
+function runBench(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+	return new Promise((resolve) => {
+		const child = spawn(process.execPath, ['--import', 'tsx', 'bench/forwarding.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+		let stdout = '';
+		let stderr = '';
+		child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+		child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+		const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+		child.on('close', (code) => {
+			clearTimeout(timer);
+			resolve({ code, stdout, stderr });
+		});
+	});
+}
+
+test('bench 2x2 for 3 s: JSON parses, packets forwarded, low loss', async () => {
+	const { code, stdout, stderr } = await runBench(['--senders', '2', '--receivers', '2', '--duration', '3', '--warmup', '1', '--video-rate', '100', '--json']);
+	assert.is(code, 0, `bench exited ${code}: ${stderr}`);
+	const result = JSON.parse(stdout) as ForwardingResult;
+	assert.match(stderr, /setup: 2 participants, 4 consumers/, 'progress goes to stderr with --json');
+	assert.is(result.config.participants, 2);
+	// Each participant receives the other's audio and video for the whole window.
+	assert.is(result.measuredPairs, 4);
+	assert.is(result.excludedPairs, 0);
+	assert.ok(result.byKind.audio.expected > 2 * 50 * 2, `audio expected ${result.byKind.audio.expected}`);
+	assert.ok(result.byKind.video.expected > 2 * 100 * 2, `video expected ${result.byKind.video.expected}`);
+	assert.ok(result.received > 0 && result.forwardedPacketsPerSecond > 0, 'packets were forwarded');
+	assert.ok(result.lossPercent < 5, `loss ${result.lossPercent} %`);
+	assert.ok(result.delayMs.p50 !== null && result.delayMs.p50 < 100, `delay p50 ${result.delayMs.p50} ms`);
+	assert.ok(result.worker.cpuPercent > 0 && result.worker.rssMB > 0, 'worker resource usage measured');
+	assert.is(result.clientErrors, 0);
+	assert.is(result.machine.mediasoup, '3.15.8');
+});
+
+test('bench refuses a bad option', async () => {
+	const { code, stderr } = await runBench(['--senders', 'many']);
+	assert.is.not(code, 0);
+	assert.match(stderr, /senders/);
+});
+
+test.run();
