@@ -72,7 +72,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		this.router = router;
 		this.#observer = observer;
 		this.#options = options;
-		router.observer.once('close', () => this.close(mediaWorker.closed || mediaWorker.worker.died ? 'worker_died' : 'closed'));
+		router.observer.once('close', () => this.close(mediaWorker.worker.died ? 'worker_died' : 'closed'));
 		observer.on('volumes', (volumes) => this.#onVolumes(volumes));
 		observer.on('silence', () => this.#publishSpeakers([]));
 	}

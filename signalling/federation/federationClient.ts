@@ -9,6 +9,7 @@ import { FederationConnectError } from "./federationConnectError.ts";
 import type { FederationMetrics } from "./federationMetrics.ts";
 import { GENERIC_REFUSAL_MESSAGE, type OutboundFederationPeer } from "./federationPeer.ts";
 import type { RefusalRecorder } from "./refusalRecorder.ts";
+import { revalidateLinks } from "./revalidatePeers.ts";
 import type { TrustMaterial } from "./trustMaterial.ts";
 import { VerifyingTlsAgent } from "./verifyingTlsAgent.ts";
 
@@ -90,23 +91,12 @@ export class FederationClient extends TypedEmitter<FederationClientEvents> {
 
   /** Re-checks connected servers against the current trust (and clock: expiry); drops failures. */
   async revalidatePeers(now = new Date()): Promise<string[]> {
-    const trust = this.trust;
-    const dropped: string[] = [];
-    for (const record of [...this.records.values()]) {
-      const result = await verifyPeerCertificate({
-        now,
-        chainDer: record.chainDer,
-        trustBundle: trust.trustBundle,
-        claimedDomain: record.peer.domain,
-        role: "server",
-        allowedDomains: trust.allowedDomains,
-      });
-      if (result.ok) continue;
-      this.options.logger.warn({ domain: record.peer.domain, reason: result.reason, detail: result.detail }, "disconnecting outbound federation peer: no longer trusted");
-      dropped.push(record.peer.domain);
-      record.peer.socket.disconnect();
-    }
-    return dropped;
+    const links = [...this.records.values()].map((record) => ({
+      domain: record.peer.domain,
+      chainDer: record.chainDer,
+      disconnect: () => record.peer.socket.disconnect(),
+    }));
+    return revalidateLinks(links, this.trust, "server", this.options.logger, now);
   }
 
   close(): void {

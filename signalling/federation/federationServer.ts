@@ -4,12 +4,13 @@ import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import { Server as SocketIoServer, type Socket as ServerSocket } from "socket.io";
 import { verifyCertificateChain, type ChainVerification } from "../../certs/verifyCertificateChain.ts";
-import { matchClaimedDomain, verifyPeerCertificate } from "../../certs/verifyPeerCertificate.ts";
+import { matchClaimedDomain } from "../../certs/verifyPeerCertificate.ts";
 import { TypedEmitter } from "../../sft/TypedEmitter.ts";
 import type { FederationMetrics } from "./federationMetrics.ts";
 import { GENERIC_REFUSAL_MESSAGE, type InboundFederationPeer } from "./federationPeer.ts";
 import { peerCertificateChain } from "./peerCertificateChain.ts";
 import type { RefusalRecorder } from "./refusalRecorder.ts";
+import { revalidateLinks } from "./revalidatePeers.ts";
 import type { TrustMaterial } from "./trustMaterial.ts";
 
 export interface FederationServerOptions {
@@ -141,23 +142,12 @@ export class FederationServer extends TypedEmitter<FederationServerEvents> {
 
   /** Re-checks connected peers against the current trust (and clock: expiry); drops failures. */
   async revalidatePeers(now = new Date()): Promise<string[]> {
-    const trust = this.trust;
-    const dropped: string[] = [];
-    for (const record of [...this.records.values()]) {
-      const result = await verifyPeerCertificate({
-        now,
-        chainDer: record.chainDer,
-        trustBundle: trust.trustBundle,
-        claimedDomain: record.peer.domain,
-        role: "client",
-        allowedDomains: trust.allowedDomains,
-      });
-      if (result.ok) continue;
-      this.logger.warn({ domain: record.peer.domain, reason: result.reason, detail: result.detail }, "disconnecting inbound federation peer: no longer trusted");
-      dropped.push(record.peer.domain);
-      record.peer.socket.disconnect(true);
-    }
-    return dropped;
+    const links = [...this.records.values()].map((record) => ({
+      domain: record.peer.domain,
+      chainDer: record.chainDer,
+      disconnect: () => record.peer.socket.disconnect(true),
+    }));
+    return revalidateLinks(links, this.trust, "client", this.logger, now);
   }
 
   async close(): Promise<void> {
