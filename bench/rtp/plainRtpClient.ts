@@ -65,6 +65,8 @@ export class PlainRtpClient {
 	readonly video: LocalStream | undefined;
 	/** One-way delay of every stamped packet received. */
 	readonly delay = new DelayHistogram();
+	/** Optional second histogram per remote stream (e.g. streams that crossed a federation link vs local ones). */
+	delayBreakdown: ((stream: RemoteStream) => DelayHistogram | undefined) | undefined;
 	/** RTP that matched no consumer of ours, or could not be parsed. */
 	unknownPackets = 0;
 	/** mediasoup's bandwidth probes (it probes because consumers negotiate transport-cc). */
@@ -268,7 +270,9 @@ export class PlainRtpClient {
 		if (stamp.streamId === this.audio?.sender.ssrc || stamp.streamId === this.video?.sender.ssrc) this.ownPackets++;
 		if (stamp.streamId !== stream.senderSsrc) this.misrouted++;
 		if (!counter.seqs.add(stamp.seq)) counter.duplicates++;
-		this.delay.record(nowMs() - stamp.sentAtMs);
+		const delayMs = nowMs() - stamp.sentAtMs;
+		this.delay.record(delayMs);
+		this.delayBreakdown?.(stream)?.record(delayMs);
 	}
 
 	#onSendSocketMessage(msg: Buffer): void {

@@ -34,6 +34,8 @@ export class StreamSender {
 	readonly options: StreamOptions;
 	/** Packets handed to the socket; also the next stamp sequence number. */
 	sent = 0;
+	/** RTP bytes put on the wire (what this stream publishes). */
+	bytesSent = 0;
 	/** Packets the schedule wanted but that were dropped after an event-loop stall. */
 	skipped = 0;
 	keyFrames = 0;
@@ -79,6 +81,7 @@ export class StreamSender {
 		const stamp = { streamId: this.options.ssrc, seq: this.sent, sentAtMs: nowMs() };
 		const packet = this.options.kind === 'audio' ? this.#audioPacket(this.options, stamp) : this.#videoPacket(this.options, stamp);
 		this.sent++;
+		this.bytesSent += packet.length;
 		this.#rtpSeq = (this.#rtpSeq + 1) & 0xffff;
 		return packet;
 	}

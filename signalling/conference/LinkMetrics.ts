@@ -27,7 +27,9 @@ export class LinkMetrics {
 	readonly #rtt: Gauge<Labels>;
 	readonly #streams: Gauge<Labels>;
 	readonly #timer: NodeJS.Timeout;
-	#polling = false;
+	/** Polls run one after another; an explicit poll() waits for its own, fresh one. */
+	#polls: Promise<void> = Promise.resolve();
+	#busy = false;
 
 	constructor(hub: FederationHub, registry: Registry, pollIntervalMs: number) {
 		this.#hub = hub;
@@ -55,13 +57,18 @@ export class LinkMetrics {
 		});
 		const reconnects = new Counter({ name: 'sft_federation_link_reconnects_total', help: 'Federation links re-established after a loss', labelNames: ['remote_domain'], registers });
 		hub.on('reattached', (domain) => reconnects.inc({ remote_domain: domain }));
-		this.#timer = setInterval(() => void this.poll(), pollIntervalMs);
+		// The timer skips a tick while a poll is still running rather than queueing up.
+		this.#timer = setInterval(() => void (this.#busy || this.poll()), pollIntervalMs);
 		this.#timer.unref();
 	}
 
-	async poll(): Promise<void> {
-		if (this.#polling) return;
-		this.#polling = true;
+	poll(): Promise<void> {
+		this.#polls = this.#polls.then(() => this.#pollOnce());
+		return this.#polls;
+	}
+
+	async #pollOnce(): Promise<void> {
+		this.#busy = true;
 		try {
 			const perDomain = new Map<string, { tx: Sample; rx: Sample }>();
 			await Promise.all(
@@ -107,8 +114,10 @@ export class LinkMetrics {
 				}
 			}
 			for (const c of [this.#bytes, this.#rtpBytes, this.#rtpPackets, this.#rtxBytes, this.#lost, this.#keyframeRequests]) c.endPoll();
+		} catch {
+			// A link closing mid-poll: the next poll sees the new state.
 		} finally {
-			this.#polling = false;
+			this.#busy = false;
 		}
 	}
 
