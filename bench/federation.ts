@@ -9,6 +9,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { int, seconds } from './cliArguments.ts';
 import type { Conference } from '../sft/Conference.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
 import type { SftServer } from '../signalling/SftServer.ts';
@@ -40,16 +41,6 @@ interface Options {
 	json: boolean;
 }
 
-const int = (min: number) => (value: string): number => {
-	const n = Number(value);
-	if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
-	return n;
-};
-const seconds = (value: string): number => {
-	const n = Number(value);
-	if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
-	return n;
-};
 const intList = (value: string): number[] => {
 	const list = value.split(',').map((v) => Number(v.trim()));
 	if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) throw new InvalidArgumentError('expected a comma-separated list of integers >= 1');

@@ -3,7 +3,8 @@
 // for a fixed window; prints progress, then a markdown table (or --json).
 //   npm run bench -- --senders 10 --receivers 10 --duration 20
 import { randomInt } from 'node:crypto';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { int, seconds } from './cliArguments.ts';
 import pino from 'pino';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
@@ -33,16 +34,6 @@ interface Options {
 	json: boolean;
 }
 
-const int = (min: number) => (value: string): number => {
-	const n = Number(value);
-	if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
-	return n;
-};
-const seconds = (value: string): number => {
-	const n = Number(value);
-	if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
-	return n;
-};
 
 const program = new Command('bench-forwarding')
 	.description('Measure SFT forwarding with raw-RTP clients in one conference (participant i sends if i < senders, receives if i < receivers).')

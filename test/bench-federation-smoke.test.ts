@@ -1,30 +1,15 @@
 // The federation bench end to end with tiny numbers: it runs, its --json
 // output parses, both directions of the link carry bytes, and in full mode
 // the link carries about what was published on the other side.
-import { spawn } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runBench } from './support/runBench.ts';
 import type { FederationResult } from '../bench/federationReport.ts';
 
-const root = new URL('..', import.meta.url).pathname;
-
-function runBench(args: string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-	return new Promise((resolve) => {
-		const child = spawn(process.execPath, ['--import', 'tsx', 'bench/federation.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-		let stdout = '';
-		let stderr = '';
-		child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-		child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-		const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-		child.on('close', (code) => {
-			clearTimeout(timer);
-			resolve({ code, stdout, stderr });
-		});
-	});
-}
+const runFor = (args: string[]) => runBench('bench/federation.ts', args, 90_000);
 
 test('federation bench 2 domains × 2 for 3 s: JSON parses, link bytes both ways ≈ published', async () => {
-	const { code, stdout, stderr } = await runBench(['--participants', '2', '--duration', '3', '--warmup', '1', '--video-rate', '100', '--json']);
+	const { code, stdout, stderr } = await runFor(['--participants', '2', '--duration', '3', '--warmup', '1', '--video-rate', '100', '--json']);
 	assert.is(code, 0, `bench exited ${code}: ${stderr}`);
 	const result = JSON.parse(stdout) as FederationResult;
 	assert.match(stderr, /setup: 2 domains × 2 participants, 24\/24 consumers/, 'progress goes to stderr with --json');

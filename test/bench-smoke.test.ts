@@ -1,29 +1,14 @@
 // The forwarding bench end to end with tiny numbers: it runs, its --json
 // output parses, and packets were forwarded with low loss.
-import { spawn } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runBench } from './support/runBench.ts';
 import type { ForwardingResult } from '../bench/forwardingReport.ts';
 
-const root = new URL('..', import.meta.url).pathname;
-
-function runBench(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-	return new Promise((resolve) => {
-		const child = spawn(process.execPath, ['--import', 'tsx', 'bench/forwarding.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-		let stdout = '';
-		let stderr = '';
-		child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-		child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-		const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-		child.on('close', (code) => {
-			clearTimeout(timer);
-			resolve({ code, stdout, stderr });
-		});
-	});
-}
+const runFor = (args: string[]) => runBench('bench/forwarding.ts', args, 60_000);
 
 test('bench 2x2 for 3 s: JSON parses, packets forwarded, low loss', async () => {
-	const { code, stdout, stderr } = await runBench(['--senders', '2', '--receivers', '2', '--duration', '3', '--warmup', '1', '--video-rate', '100', '--json']);
+	const { code, stdout, stderr } = await runFor(['--senders', '2', '--receivers', '2', '--duration', '3', '--warmup', '1', '--video-rate', '100', '--json']);
 	assert.is(code, 0, `bench exited ${code}: ${stderr}`);
 	const result = JSON.parse(stdout) as ForwardingResult;
 	assert.match(stderr, /setup: 2 participants, 4 consumers/, 'progress goes to stderr with --json');
@@ -42,7 +27,7 @@ test('bench 2x2 for 3 s: JSON parses, packets forwarded, low loss', async () => 
 });
 
 test('bench refuses a bad option', async () => {
-	const { code, stderr } = await runBench(['--senders', 'many']);
+	const { code, stderr } = await runFor(['--senders', 'many']);
 	assert.is.not(code, 0);
 	assert.match(stderr, /senders/);
 });
