@@ -32,6 +32,8 @@ interface Options {
 	rtcMaxPort: number;
 	progress: number;
 	json: boolean;
+	capacity: boolean;
+	maxLoss: number;
 }
 
 
@@ -54,14 +56,21 @@ const program = new Command('bench-forwarding')
 	.option('--rtc-min-port <port>', 'plain transport port range start', int(1), 44000)
 	.option('--rtc-max-port <port>', 'plain transport port range end', int(1), 44999)
 	.option('--progress <s>', 'seconds between progress lines', seconds, 2)
-	.option('--json', 'print the result as JSON on stdout (progress goes to stderr)', false);
+	.option('--json', 'print the result as JSON on stdout (progress goes to stderr)', false)
+	.option('--capacity', 'find the most participants (each sending and receiving) one worker core carries under --max-loss; uses -d/-w per step', false)
+	.option('--max-loss <percent>', 'loss limit for --capacity', Number, 1);
 
 const options = program.parse().opts<Options>();
 const log = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<ForwardingResult> {
-	const participants = Math.max(options.senders, options.receivers);
+	return measure(options.senders, options.receivers);
+}
+
+/** One measured run: `senders` of the participants send, `receivers` of them receive. */
+async function measure(senders: number, receivers: number): Promise<ForwardingResult> {
+	const participants = Math.max(senders, receivers);
 	if (participants < 2) throw new Error('need at least 2 participants');
 	const mediasoup = await loadMediasoup();
 	const machine = machineInfo(mediasoup.version);
@@ -71,14 +80,14 @@ async function main(): Promise<ForwardingResult> {
 		const conference = await sft.getOrCreateConference('bench');
 		const setupStarted = performance.now();
 		for (let i = 0; i < participants; i++) {
-			const sends = i < options.senders;
+			const sends = i < senders;
 			clients.push(
 				await PlainRtpClient.join({
 					conference,
 					rtpCapabilities: sft.rtpCapabilities,
 					name: `p${i}`,
 					host: options.listenIp,
-					receive: i < options.receivers,
+					receive: i < receivers,
 					// Distinct levels keep the loudest-N ranking (and so the expected counts) stable.
 					...(sends && options.audioRate > 0 ? { audio: { levelDbov: Math.min(120, 10 + 3 * i), packetsPerSecond: options.audioRate, payloadBytes: options.audioBytes } } : {}),
 					...(sends && options.videoRate > 0 ? { video: { packetsPerSecond: options.videoRate, payloadBytes: options.videoBytes, framesPerSecond: options.fps, keyFrameIntervalMs: 2000 } } : {}),
@@ -101,7 +110,7 @@ async function main(): Promise<ForwardingResult> {
 		stopProgress();
 		for (const client of clients) client.stopSending();
 		await sleep(500); // in-flight packets of the window land
-		return { config: configOf(participants), machine, ...window.figures() };
+		return { config: configOf(senders, receivers), machine, ...window.figures() };
 	} finally {
 		await Promise.allSettled(clients.map((c) => c.stop()));
 		sft.close();
@@ -135,7 +144,8 @@ async function createSft(): Promise<Sft> {
 	}
 }
 
-function configOf(participants: number): ForwardingResult['config'] {
+function configOf(senders: number, receivers: number): ForwardingResult['config'] {
+	const participants = Math.max(senders, receivers);
 	return {
 		senders: options.senders,
 		receivers: options.receivers,
@@ -170,10 +180,65 @@ function startProgress(clients: PlainRtpClient[], workers: MediaWorker[]): () =>
 	return () => clearInterval(timer);
 }
 
-main().then(
+export interface CapacityStep {
+	participants: number;
+	lossPercent: number;
+	forwardedPacketsPerSecond: number;
+	workerCpuPercent: number;
+	nodeCpuPercent: number;
+	machineBusyPercent: number;
+}
+
+/**
+ * Capacity mode: everyone sends and receives; double the participants until
+ * loss reaches the limit, then bisect between the last good and first bad count.
+ * One conference lives on one worker, so the answer is participants per core.
+ */
+async function capacity(): Promise<{ maxLossPercent: number; participantsPerCore: number; steps: CapacityStep[] }> {
+	const steps: CapacityStep[] = [];
+	const run = async (n: number): Promise<boolean> => {
+		log(`capacity: ${n} participants`);
+		const r = await measure(n, n);
+		steps.push({
+			participants: n,
+			lossPercent: r.lossPercent,
+			forwardedPacketsPerSecond: r.forwardedPacketsPerSecond,
+			workerCpuPercent: r.worker.cpuPercent,
+			nodeCpuPercent: r.node.cpuPercent,
+			machineBusyPercent: r.machineBusyPercent,
+		});
+		log(`capacity: ${n} participants → loss ${r.lossPercent} %, worker CPU ${r.worker.cpuPercent} %`);
+		return r.lossPercent < options.maxLoss;
+	};
+	let good = 0;
+	let bad: number | undefined;
+	for (let n = 4; bad === undefined && n <= 128; n *= 2) {
+		if (await run(n)) good = n;
+		else bad = n;
+	}
+	while (bad !== undefined && bad - good > 1 && bad - good > good / 8) {
+		const mid = Math.floor((good + bad) / 2);
+		if (await run(mid)) good = mid;
+		else bad = mid;
+	}
+	return { maxLossPercent: options.maxLoss, participantsPerCore: good, steps };
+}
+
+function capacityReport(result: Awaited<ReturnType<typeof capacity>>): string {
+	const rows = result.steps.map((s) => `| ${s.participants} | ${s.lossPercent} % | ${Math.round(s.forwardedPacketsPerSecond)} | ${s.workerCpuPercent} % | ${s.nodeCpuPercent} % | ${s.machineBusyPercent} % |`);
+	return [
+		`**Capacity: ${result.participantsPerCore} participants on one worker core with < ${result.maxLossPercent} % loss** (each sends Opus + VP8 and receives 9 videos + 5 audios)`,
+		'',
+		'| participants | loss | forwarded pkt/s | worker CPU (one core) | Node CPU (load clients) | machine busy |',
+		'| --- | --- | --- | --- | --- | --- |',
+		...rows,
+	].join('\n');
+}
+
+(options.capacity ? capacity() : main()).then(
 	(result) => {
 		if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-		else log(`\n${markdownReport(result)}`);
+		else log(`\n${'steps' in result ? capacityReport(result) : markdownReport(result)}`);
 		// Workers are closed; do not wait on stray handles.
 		setTimeout(() => process.exit(0), 200).unref();
 	},
