@@ -11,6 +11,9 @@ import { createCertificateAuthority, issueSftCertificate } from '../certs/index.
 import { parseConfig } from '../signalling/config.ts';
 import { SftServer } from '../signalling/SftServer.ts';
 
+/** Client token secret of every bench SFT (the bench mints tokens for its WebRTC callers). */
+export const BENCH_TOKEN_SECRET = 'federation-bench-secret-0123456789';
+
 export interface FederatedSftsOptions {
 	/** Domains; the first is meant to be the anchor. Every domain allows every other. */
 	domains: string[];
@@ -45,7 +48,7 @@ export class FederatedSfts {
 				writeFileSync(certFile, issued.certificatePem);
 				writeFileSync(keyFile, issued.privateKeyPem, { mode: 0o600 });
 				const config = parseConfig({
-					signalling: { listen: { ip: options.listenIp, port: 0 }, tokenSecret: 'federation-bench-secret-0123456789' },
+					signalling: { listen: { ip: options.listenIp, port: 0 }, tokenSecret: BENCH_TOKEN_SECRET },
 					media: {
 						workers: 1,
 						listenIp: options.listenIp,

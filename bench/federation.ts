@@ -13,12 +13,15 @@ import { int, seconds } from './cliArguments.ts';
 import type { Conference } from '../sft/Conference.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
 import type { SftServer } from '../signalling/SftServer.ts';
-import { FederatedSfts } from './federatedSfts.ts';
+import { BENCH_TOKEN_SECRET, FederatedSfts } from './federatedSfts.ts';
 import { markdownReport, sweepSvg, sweepTable, type FederationResult, type LinkDirection, type PathFigures } from './federationReport.ts';
 import { lossPercent, machineInfo, round } from './forwardingReport.ts';
 import type { LocalStream, PlainRtpClient as Client, RemoteStream } from './rtp/plainRtpClient.ts';
 import { PlainRtpClient } from './rtp/plainRtpClient.ts';
 import type { StreamSender } from './rtp/streamSender.ts';
+import { mintAccessToken } from '../signalling/accessToken.ts';
+import type { ConferenceDescriptor } from '../signalling/conference/linkMessages.ts';
+import { WeriftCaller } from '../test/support/weriftCaller.ts';
 import { DelayHistogram } from './rtp/streamStats.ts';
 
 interface Options {
@@ -39,6 +42,7 @@ interface Options {
 	progress: number;
 	svg: string;
 	json: boolean;
+	webrtc: number;
 }
 
 const intList = (value: string): number[] => {
@@ -65,6 +69,7 @@ const program = new Command('bench-federation')
 	.option('--base-port <port>', 'first UDP port of domain 0 (default: random in 46000-48999)', int(1024))
 	.option('--progress <s>', 'seconds between progress lines', seconds, 2)
 	.option('--svg <file>', 'where --sweep writes its plot', join('bench', 'out', 'federation-sweep.svg'))
+	.option('--webrtc <n>', 'receive-only WebRTC callers (werift + mediasoup-client, real ICE/DTLS/SRTP) per domain, for realism', int(0), 1)
 	.option('--json', 'print the result (an array with --sweep) as JSON on stdout; progress goes to stderr', false);
 
 const options = program.parse().opts<Options>();
@@ -163,14 +168,23 @@ async function runOnce(m: number, machine: FederationResult['machine'], maxParti
 		log(`setup: ${domains.length} domains × ${m} participants, ${consumers}/${wanted * members.length} consumers in ${Math.round(performance.now() - setupStarted)} ms`);
 		if (consumers < wanted * members.length) log('warning: not every remote stream reached every client; figures cover what did');
 
+		const callers = await joinWebRtcCallers(sfts, domains, descriptor);
 		for (const x of members) x.client.startSending();
 		log(`warm-up ${options.warmup} s`);
 		await sleep(options.warmup * 1000);
 
 		const window = await Window.open(sfts, domains, conferences, members);
+		const webrtcFrom = callers.map(({ caller }) => totalReceived(caller));
 		const stopProgress = startProgress(window);
 		await sleep(options.duration * 1000);
 		await window.close();
+		const webrtcClients = callers.map(({ domain, caller }, i) => ({
+			domain,
+			streams: caller.streams.size,
+			packetsPerSecond: round((totalReceived(caller) - webrtcFrom[i]!) / window.seconds, 1),
+			errors: caller.errors.length,
+		}));
+		await Promise.allSettled(callers.map(({ caller }) => caller.close()));
 		stopProgress();
 		for (const x of members) x.client.stopSending();
 		await sleep(500); // in-flight packets of the window land
@@ -190,11 +204,46 @@ async function runOnce(m: number, machine: FederationResult['machine'], maxParti
 			machine,
 			consumers,
 			...window.figures(),
+			webrtcClients,
 		};
 	} finally {
 		await Promise.allSettled(members.map((x) => x.client.stop()));
 		await sfts.close();
 	}
+}
+
+/**
+ * A few real WebRTC receivers (werift + mediasoup-client: ICE, DTLS, SRTP)
+ * per domain, joined through signalling with the anchor's descriptor. They
+ * only receive, so the link and published figures stay those of the load.
+ */
+async function joinWebRtcCallers(sfts: FederatedSfts, domains: string[], descriptor: ConferenceDescriptor): Promise<{ domain: string; caller: WeriftCaller }[]> {
+	const callers: { domain: string; caller: WeriftCaller }[] = [];
+	for (const domain of domains) {
+		const server = sfts.server(domain);
+		for (let i = 0; i < options.webrtc; i++) {
+			const user = `${domain}-webrtc${i}`;
+			const caller = await WeriftCaller.join({
+				url: `https://${options.listenIp}:${server.clients.port}`,
+				ca: server.selfSignedCert,
+				conferenceId: ANCHOR_CONFERENCE,
+				token: mintAccessToken({ user, conference: ANCHOR_CONFERENCE, right: 'join', exp: Math.floor(Date.now() / 1000) + 3600 }, BENCH_TOKEN_SECRET),
+				displayName: user,
+				...(domain === domains[0] ? {} : { descriptor }),
+				audio: false,
+				video: false,
+			});
+			callers.push({ domain, caller });
+		}
+	}
+	if (callers.length > 0) log(`joined ${callers.length} WebRTC callers`);
+	return callers;
+}
+
+function totalReceived(caller: WeriftCaller): number {
+	let n = 0;
+	for (const producerId of caller.streams.keys()) n += caller.receivedCount(producerId);
+	return n;
 }
 
 type Counters = Map<string, number>;
@@ -413,7 +462,7 @@ class Window {
 		for (const off of this.#unsubscribe) off();
 	}
 
-	figures(): Omit<FederationResult, 'config' | 'machine' | 'consumers'> {
+	figures(): Omit<FederationResult, 'config' | 'machine' | 'consumers' | 'webrtcClients'> {
 		const s = this.seconds;
 		const rate = (sender: StreamSender) => ((this.#bytesTo.get(sender) ?? 0) - (this.#bytesFrom.get(sender) ?? 0)) / s;
 		const allSenders = this.members.flatMap((x) => localStreams(x).map((l) => ({ domain: x.domain, sender: l.sender })));

@@ -63,6 +63,8 @@ export interface FederationResult {
 	kernelUdpDrops: number;
 	senderSkipped: number;
 	clientErrors: number;
+	/** Receive-only WebRTC callers (werift): what a real client got during the window. */
+	webrtcClients: { domain: string; streams: number; packetsPerSecond: number; errors: number }[];
 }
 
 const mbit = (bytesPerSecond: number) => round((bytesPerSecond * 8) / 1e6, 2);
@@ -94,6 +96,9 @@ export function markdownReport(r: FederationResult): string {
 			r.workers.map((w) => `${w.domain} ${w.cpuPercent} % / ${w.rssMB} MB`).join(', ') +
 			`; Node (clients + control + federation) ${r.node.cpuPercent} % / ${r.node.rssMB} MB; machine busy ${r.machineBusyPercent} % of all cores; kernel UDP receive-buffer drops ${r.kernelUdpDrops}; ` +
 			`sender skipped ${r.senderSkipped}, client errors ${r.clientErrors}.`,
+		...(r.webrtcClients.length > 0
+			? [`WebRTC callers (receive only): ${r.webrtcClients.map((w) => `${w.domain} ${w.streams} streams, ${w.packetsPerSecond} pkt/s${w.errors ? `, ${w.errors} errors` : ''}`).join('; ')}.`]
+			: []),
 		`Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, mediasoup ${r.machine.mediasoup}, load average ${r.machine.loadAverage} at start.`,
 	);
 	return lines.join('\n');

@@ -25,6 +25,13 @@ test('federation bench 2 domains × 2 for 3 s: JSON parses, link bytes both ways
 	assert.ok(result.local.pairs > 0 && result.local.received > 0, 'local streams were forwarded');
 	assert.ok(result.workers.length === 2 && result.workers.every((w) => w.rssMB > 0), 'both workers measured');
 	assert.is(result.clientErrors, 0);
+	// One receive-only WebRTC caller per domain gets the 4 load clients' audio + video over real ICE/DTLS/SRTP.
+	assert.is(result.webrtcClients.length, 2);
+	for (const w of result.webrtcClients) {
+		assert.is(w.streams, 8, `${w.domain} WebRTC caller consumes every load stream`);
+		assert.ok(w.packetsPerSecond > 100, `${w.domain} WebRTC caller receives ${w.packetsPerSecond} pkt/s`);
+		assert.is(w.errors, 0);
+	}
 });
 
 test.run();
