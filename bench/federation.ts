@@ -4,8 +4,8 @@
 // against what was published (full mode relays every stream) and what remote
 // viewers selected, loss and delay of streams that crossed a hop vs local
 // ones, worker CPU and memory. Markdown at the end, or --json.
-//   npm run bench:federation -- --participants 5 --duration 15
-//   npm run bench:federation -- --sweep 2,5,10
+//   npm run bench -- --participants 5 --duration 15
+//   npm run bench -- --sweep 2,5,10
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';

@@ -1,7 +1,7 @@
 // Forwarding benchmark: one conference on an in-process Sft, N participants
 // sending synthetic Opus + VP8 over plain RTP and receiving each other, run
 // for a fixed window; prints progress, then a markdown table (or --json).
-//   npm run bench -- --senders 10 --receivers 10 --duration 20
+//   npm run bench:forwarding -- --senders 10 --receivers 10 --duration 20
 import { randomInt } from 'node:crypto';
 import { Command } from 'commander';
 import { int, seconds } from './cliArguments.ts';

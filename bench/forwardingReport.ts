@@ -7,7 +7,7 @@ export interface KindTotals {
 	lossPercent: number;
 }
 
-/** Everything `npm run bench` measures; also the `--json` output. */
+/** Everything `npm run bench:forwarding` measures; also the `--json` output. */
 export interface ForwardingResult {
 	config: {
 		senders: number;
