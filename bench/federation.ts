@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { int, seconds } from './cliArguments.ts';
+import { addMediaLoadOptions, int, seconds, type MediaLoadOptions } from './cliArguments.ts';
 import type { Conference } from '../sft/Conference.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
 import type { SftServer } from '../signalling/SftServer.ts';
@@ -24,19 +24,10 @@ import type { ConferenceDescriptor } from '../signalling/conference/linkMessages
 import { WeriftCaller } from '../test/support/weriftCaller.ts';
 import { DelayHistogram } from './rtp/streamStats.ts';
 
-interface Options {
+interface Options extends MediaLoadOptions {
 	domains: number;
 	participants: number;
 	sweep: number[] | undefined;
-	duration: number;
-	warmup: number;
-	audioRate: number;
-	audioBytes: number;
-	videoRate: number;
-	videoBytes: number;
-	fps: number;
-	maxAudible: number;
-	maxVideos: number;
 	listenIp: string;
 	basePort: number | undefined;
 	progress: number;
@@ -51,20 +42,11 @@ const intList = (value: string): number[] => {
 	return list;
 };
 
-const program = new Command('bench-federation')
-	.description('Measure federation links: K domains (the first is the anchor) with M raw-RTP participants each, all in one conference (full mode: every stream crosses).')
+const program = addMediaLoadOptions(new Command('bench-federation')
+	.description('Measure federation links: K domains (the first is the anchor) with M raw-RTP participants each, all in one conference (full mode: every stream crosses).'), 15)
 	.option('-k, --domains <n>', 'domains (a.bench anchor, b.bench, …)', int(2), 2)
 	.option('-m, --participants <n>', 'participants per domain, each sending Opus + VP8 and receiving', int(1), 5)
 	.option('--sweep <list>', 'run once per participants-per-domain value (e.g. 2,5,10), print a table and write an SVG plot', intList)
-	.option('-d, --duration <s>', 'measured window, seconds', seconds, 15)
-	.option('-w, --warmup <s>', 'seconds before the window (speaker ranking, key frames)', seconds, 3)
-	.option('--audio-rate <pps>', 'Opus packets/s per participant (0 = no audio)', int(0), 50)
-	.option('--audio-bytes <n>', 'Opus payload bytes', int(24), 100)
-	.option('--video-rate <pps>', 'VP8 packets/s per participant (0 = no video)', int(0), 300)
-	.option('--video-bytes <n>', 'VP8 payload bytes', int(40), 1100)
-	.option('--fps <n>', 'VP8 frames/s (packets per frame = rate / fps)', int(1), 30)
-	.option('--max-audible <n>', 'loudest speakers each receiver hears', int(1), 5)
-	.option('--max-videos <n>', 'videos each receiver views (max 9)', int(1), 9)
 	.option('--listen-ip <ip>', 'address for the SFTs and the clients', '127.0.0.1')
 	.option('--base-port <port>', 'first UDP port of domain 0 (default: random in 46000-48999)', int(1024))
 	.option('--progress <s>', 'seconds between progress lines', seconds, 2)

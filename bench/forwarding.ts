@@ -4,7 +4,7 @@
 //   npm run bench:forwarding -- --senders 10 --receivers 10 --duration 20
 import { randomInt } from 'node:crypto';
 import { Command } from 'commander';
-import { int, seconds } from './cliArguments.ts';
+import { addMediaLoadOptions, int, seconds, type MediaLoadOptions } from './cliArguments.ts';
 import pino from 'pino';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
@@ -13,18 +13,9 @@ import { PlainRtpClient } from './rtp/plainRtpClient.ts';
 import { machineInfo, markdownReport, round, type ForwardingResult } from './forwardingReport.ts';
 import { MeasurementWindow, receivedPackets, sentPackets, workerCpuSeconds } from './forwardingWindow.ts';
 
-interface Options {
+interface Options extends MediaLoadOptions {
 	senders: number;
 	receivers: number;
-	duration: number;
-	warmup: number;
-	audioRate: number;
-	audioBytes: number;
-	videoRate: number;
-	videoBytes: number;
-	fps: number;
-	maxAudible: number;
-	maxVideos: number;
 	workers: number;
 	listenIp: string;
 	rtcBasePort: number;
@@ -37,19 +28,10 @@ interface Options {
 }
 
 
-const program = new Command('bench-forwarding')
-	.description('Measure SFT forwarding with raw-RTP clients in one conference (participant i sends if i < senders, receives if i < receivers).')
+const program = addMediaLoadOptions(new Command('bench-forwarding')
+	.description('Measure SFT forwarding with raw-RTP clients in one conference (participant i sends if i < senders, receives if i < receivers).'), 20)
 	.option('-s, --senders <n>', 'participants that send Opus + VP8', int(0), 10)
 	.option('-r, --receivers <n>', 'participants that receive everyone else', int(0), 10)
-	.option('-d, --duration <s>', 'measured window, seconds', seconds, 20)
-	.option('-w, --warmup <s>', 'seconds before the window (speaker ranking, key frames)', seconds, 3)
-	.option('--audio-rate <pps>', 'Opus packets/s per sender (0 = no audio)', int(0), 50)
-	.option('--audio-bytes <n>', 'Opus payload bytes', int(24), 100)
-	.option('--video-rate <pps>', 'VP8 packets/s per sender (0 = no video)', int(0), 300)
-	.option('--video-bytes <n>', 'VP8 payload bytes', int(40), 1100)
-	.option('--fps <n>', 'VP8 frames/s (packets per frame = rate / fps)', int(1), 30)
-	.option('--max-audible <n>', 'loudest speakers each receiver hears', int(1), 5)
-	.option('--max-videos <n>', 'videos each receiver views', int(1), 9)
 	.option('--workers <n>', 'mediasoup workers (one conference uses one)', int(1), 1)
 	.option('--listen-ip <ip>', 'address for the SFT and the clients', '127.0.0.1')
 	.option('--rtc-base-port <port>', 'WebRtcServer port of worker 0 (default: random 43000-43899)', int(1), 43000 + randomInt(0, 900))
