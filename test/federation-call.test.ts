@@ -89,6 +89,19 @@ test('clients of two other domains join through their own SFTs and everyone hear
 	assert.is(bobSeesCarol?.origin, 'a.test', "carol's participant reaches b.test through the anchor");
 });
 
+test('a producer paused in one domain is paused for the clients of another', async () => {
+	const paused = bob.signalling.waitFor('producerPaused', (e) => e.producerId === producers['alice'], 5000);
+	await alice.signalling.request('pause', { producerId: producers['alice']! });
+	await paused;
+	const mirrored = domains.server('b.test').sft.getConference('standup')!.participants.flatMap((p) => p.producers).find((p) => p.id === producers['alice']);
+	assert.ok(mirrored?.paused, "b.test's copy of alice's stream is paused");
+	const resumed = bob.signalling.waitFor('producerResumed', (e) => e.producerId === producers['alice'], 5000);
+	await alice.signalling.request('resume', { producerId: producers['alice']! });
+	await resumed;
+	const before = bob.receivedFrom(producers['alice']!);
+	await until(() => bob.receivedFrom(producers['alice']!) > before + 10, 5000, "alice's audio to flow to bob again");
+});
+
 test('the anchor counts each relayed stream once on its link', async () => {
 	const link = domains.server('a.test').hub!.linksOf('standup').find((l) => l.peerDomain === 'b.test')!;
 	// To b.test: alice's and carol's streams, never bob's own.
