@@ -40,3 +40,28 @@ export function addMediaLoadOptions(command: Command, defaultDurationSeconds: nu
 		.option('--max-audible <n>', 'loudest speakers each receiver hears', int(1), 5)
 		.option('--max-videos <n>', 'videos each receiver views (max 9)', int(1), 9);
 }
+
+/** The media-load settings as reported in a bench result. */
+export interface MediaLoadConfig {
+	durationSeconds: number;
+	warmupSeconds: number;
+	audioPacketsPerSecond: number;
+	audioPayloadBytes: number;
+	videoPacketsPerSecond: number;
+	videoPayloadBytes: number;
+	maxAudible: number;
+	maxVideos: number;
+}
+
+export function mediaLoadConfig(options: MediaLoadOptions): MediaLoadConfig {
+	return {
+		durationSeconds: options.duration,
+		warmupSeconds: options.warmup,
+		audioPacketsPerSecond: options.audioRate,
+		audioPayloadBytes: options.audioBytes,
+		videoPacketsPerSecond: options.videoRate,
+		videoPayloadBytes: options.videoBytes,
+		maxAudible: options.maxAudible,
+		maxVideos: options.maxVideos,
+	};
+}

@@ -59,7 +59,7 @@ export class FederatedSfts {
 						maxAudible: options.maxAudible,
 						audioLevelThreshold: -127,
 					},
-					// The bench polls the link metrics itself (LinkMetrics.poll() is a no-op while a timer poll runs).
+					// The bench polls the link metrics itself at the window edges; no background polls in between.
 					metrics: { listen: { ip: options.listenIp, port: 0 }, statsIntervalMs: 3_600_000 },
 					log: { level: options.logLevel ?? 'silent' },
 					federation: {

@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { addMediaLoadOptions, int, seconds, type MediaLoadOptions } from './cliArguments.ts';
+import { addMediaLoadOptions, int, mediaLoadConfig, seconds, type MediaLoadOptions } from './cliArguments.ts';
 import type { Conference } from '../sft/Conference.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
 import type { SftServer } from '../signalling/SftServer.ts';
@@ -174,14 +174,7 @@ async function runOnce(m: number, machine: FederationResult['machine'], maxParti
 			config: {
 				domains,
 				participantsPerDomain: m,
-				durationSeconds: options.duration,
-				warmupSeconds: options.warmup,
-				audioPacketsPerSecond: options.audioRate,
-				audioPayloadBytes: options.audioBytes,
-				videoPacketsPerSecond: options.videoRate,
-				videoPayloadBytes: options.videoBytes,
-				maxAudible: options.maxAudible,
-				maxVideos: options.maxVideos,
+				...mediaLoadConfig(options),
 			},
 			machine,
 			consumers,

@@ -1,3 +1,4 @@
+import type { MediaLoadConfig } from './cliArguments.ts';
 import { round } from './forwardingReport.ts';
 
 export interface LinkDirection {
@@ -36,17 +37,9 @@ export interface PathFigures {
 }
 
 export interface FederationResult {
-	config: {
+	config: MediaLoadConfig & {
 		domains: string[];
 		participantsPerDomain: number;
-		durationSeconds: number;
-		warmupSeconds: number;
-		audioPacketsPerSecond: number;
-		audioPayloadBytes: number;
-		videoPacketsPerSecond: number;
-		videoPayloadBytes: number;
-		maxAudible: number;
-		maxVideos: number;
 	};
 	machine: { cpus: number; cpuModel: string; node: string; mediasoup: string; loadAverage: number };
 	windowSeconds: number;

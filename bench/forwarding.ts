@@ -4,7 +4,7 @@
 //   npm run bench:forwarding -- --senders 10 --receivers 10 --duration 20
 import { randomInt } from 'node:crypto';
 import { Command } from 'commander';
-import { addMediaLoadOptions, int, seconds, type MediaLoadOptions } from './cliArguments.ts';
+import { addMediaLoadOptions, int, mediaLoadConfig, seconds, type MediaLoadOptions } from './cliArguments.ts';
 import pino from 'pino';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
@@ -129,17 +129,11 @@ async function createSft(): Promise<Sft> {
 function configOf(senders: number, receivers: number): ForwardingResult['config'] {
 	const participants = Math.max(senders, receivers);
 	return {
-		senders: options.senders,
-		receivers: options.receivers,
+		// The arguments, not the CLI options: capacity mode measures other counts.
+		senders,
+		receivers,
 		participants,
-		durationSeconds: options.duration,
-		warmupSeconds: options.warmup,
-		audioPacketsPerSecond: options.audioRate,
-		audioPayloadBytes: options.audioBytes,
-		videoPacketsPerSecond: options.videoRate,
-		videoPayloadBytes: options.videoBytes,
-		maxAudible: options.maxAudible,
-		maxVideos: options.maxVideos,
+		...mediaLoadConfig(options),
 		workers: options.workers,
 	};
 }

@@ -1,3 +1,4 @@
+import type { MediaLoadConfig } from './cliArguments.ts';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 
@@ -9,18 +10,10 @@ export interface KindTotals {
 
 /** Everything `npm run bench:forwarding` measures; also the `--json` output. */
 export interface ForwardingResult {
-	config: {
+	config: MediaLoadConfig & {
 		senders: number;
 		receivers: number;
 		participants: number;
-		durationSeconds: number;
-		warmupSeconds: number;
-		audioPacketsPerSecond: number;
-		audioPayloadBytes: number;
-		videoPacketsPerSecond: number;
-		videoPayloadBytes: number;
-		maxAudible: number;
-		maxVideos: number;
 		workers: number;
 	};
 	/** loadAverage: 1-minute load when the run started; other work on the machine skews every figure. */
