@@ -39,10 +39,16 @@ export class FederatedSfts {
 			const bundle = join(sfts.#dir, 'bundle.pem');
 			writeFileSync(bundle, [...cas.values()].map((ca) => ca.certificatePem).join('\n'));
 			const span = options.portsPerDomain;
-			let basePort = options.basePort ?? 46000 + randomInt(0, Math.floor(3000 / (span * options.domains.length))) * span * options.domains.length;
+			let basePort =
+				options.basePort ?? 46000 + randomInt(0, Math.floor(3000 / (span * options.domains.length))) * span * options.domains.length;
 			for (const domain of options.domains) {
 				const ca = cas.get(domain)!;
-				const issued = await issueSftCertificate({ caCertificatePem: ca.certificatePem, caPrivateKeyPem: ca.privateKeyPem, domain, days: 2 });
+				const issued = await issueSftCertificate({
+					caCertificatePem: ca.certificatePem,
+					caPrivateKeyPem: ca.privateKeyPem,
+					domain,
+					days: 2,
+				});
 				const certFile = join(sfts.#dir, `${domain}.pem`);
 				const keyFile = join(sfts.#dir, `${domain}.key`);
 				writeFileSync(certFile, issued.certificatePem);

@@ -9,19 +9,19 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { addMediaLoadOptions, int, mediaLoadConfig, seconds, type MediaLoadOptions } from './cliArguments.ts';
 import type { Conference } from '../sft/Conference.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
-import type { SftServer } from '../signalling/SftServer.ts';
-import { BENCH_TOKEN_SECRET, FederatedSfts } from './federatedSfts.ts';
-import { markdownReport, sweepSvg, sweepTable, type FederationResult, type LinkDirection, type PathFigures } from './federationReport.ts';
-import { lossPercent, machineInfo, round } from './forwardingReport.ts';
-import type { LocalStream, PlainRtpClient as Client, RemoteStream } from './rtp/plainRtpClient.ts';
-import { PlainRtpClient } from './rtp/plainRtpClient.ts';
-import type { StreamSender } from './rtp/streamSender.ts';
 import { mintAccessToken } from '../signalling/accessToken.ts';
 import type { ConferenceDescriptor } from '../signalling/conference/linkMessages.ts';
+import type { SftServer } from '../signalling/SftServer.ts';
 import { WeriftCaller } from '../test/support/weriftCaller.ts';
+import { addMediaLoadOptions, int, type MediaLoadOptions, mediaLoadConfig, seconds } from './cliArguments.ts';
+import { BENCH_TOKEN_SECRET, FederatedSfts } from './federatedSfts.ts';
+import { type FederationResult, type LinkDirection, markdownReport, type PathFigures, sweepSvg, sweepTable } from './federationReport.ts';
+import { lossPercent, machineInfo, round } from './forwardingReport.ts';
+import type { PlainRtpClient as Client, LocalStream, RemoteStream } from './rtp/plainRtpClient.ts';
+import { PlainRtpClient } from './rtp/plainRtpClient.ts';
+import type { StreamSender } from './rtp/streamSender.ts';
 import { DelayHistogram } from './rtp/streamStats.ts';
 
 interface Options extends MediaLoadOptions {
@@ -38,12 +38,17 @@ interface Options extends MediaLoadOptions {
 
 const intList = (value: string): number[] => {
 	const list = value.split(',').map((v) => Number(v.trim()));
-	if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) throw new InvalidArgumentError('expected a comma-separated list of integers >= 1');
+	if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1))
+		throw new InvalidArgumentError('expected a comma-separated list of integers >= 1');
 	return list;
 };
 
-const program = addMediaLoadOptions(new Command('bench-federation')
-	.description('Measure federation links: K domains (the first is the anchor) with M raw-RTP participants each, all in one conference (full mode: every stream crosses).'), 15)
+const program = addMediaLoadOptions(
+	new Command('bench-federation').description(
+		'Measure federation links: K domains (the first is the anchor) with M raw-RTP participants each, all in one conference (full mode: every stream crosses).',
+	),
+	15,
+)
 	.option('-k, --domains <n>', 'domains (a.bench anchor, b.bench, …)', int(2), 2)
 	.option('-m, --participants <n>', 'participants per domain, each sending Opus + VP8 and receiving', int(1), 5)
 	.option('--sweep <list>', 'run once per participants-per-domain value (e.g. 2,5,10), print a table and write an SVG plot', intList)
@@ -134,8 +139,19 @@ async function runOnce(m: number, machine: FederationResult['machine'], maxParti
 					rtpCapabilities: server.sft.rtpCapabilities,
 					name: `${domain}-p${i}`,
 					host: options.listenIp,
-					...(options.audioRate > 0 ? { audio: { levelDbov: level, packetsPerSecond: options.audioRate, payloadBytes: options.audioBytes } } : {}),
-					...(options.videoRate > 0 ? { video: { packetsPerSecond: options.videoRate, payloadBytes: options.videoBytes, framesPerSecond: options.fps, keyFrameIntervalMs: 2000 } } : {}),
+					...(options.audioRate > 0
+						? { audio: { levelDbov: level, packetsPerSecond: options.audioRate, payloadBytes: options.audioBytes } }
+						: {}),
+					...(options.videoRate > 0
+						? {
+								video: {
+									packetsPerSecond: options.videoRate,
+									payloadBytes: options.videoBytes,
+									framesPerSecond: options.fps,
+									keyFrameIntervalMs: 2000,
+								},
+							}
+						: {}),
 				});
 				members.push({ domain, client });
 			}
@@ -147,7 +163,9 @@ async function runOnce(m: number, machine: FederationResult['machine'], maxParti
 		while (members.some((x) => x.client.remoteStreams.length < wanted) && performance.now() < deadline) await sleep(100);
 		await Promise.all(members.map((x) => x.client.settled()));
 		const consumers = members.reduce((n, x) => n + x.client.remoteStreams.length, 0);
-		log(`setup: ${domains.length} domains × ${m} participants, ${consumers}/${wanted * members.length} consumers in ${Math.round(performance.now() - setupStarted)} ms`);
+		log(
+			`setup: ${domains.length} domains × ${m} participants, ${consumers}/${wanted * members.length} consumers in ${Math.round(performance.now() - setupStarted)} ms`,
+		);
 		if (consumers < wanted * members.length) log('warning: not every remote stream reached every client; figures cover what did');
 
 		const callers = await joinWebRtcCallers(sfts, domains, descriptor);
@@ -192,7 +210,11 @@ async function runOnce(m: number, machine: FederationResult['machine'], maxParti
  * per domain, joined through signalling with the anchor's descriptor. They
  * only receive, so the link and published figures stay those of the load.
  */
-async function joinWebRtcCallers(sfts: FederatedSfts, domains: string[], descriptor: ConferenceDescriptor): Promise<{ domain: string; caller: WeriftCaller }[]> {
+async function joinWebRtcCallers(
+	sfts: FederatedSfts,
+	domains: string[],
+	descriptor: ConferenceDescriptor,
+): Promise<{ domain: string; caller: WeriftCaller }[]> {
 	const callers: { domain: string; caller: WeriftCaller }[] = [];
 	for (const domain of domains) {
 		const server = sfts.server(domain);
@@ -202,7 +224,10 @@ async function joinWebRtcCallers(sfts: FederatedSfts, domains: string[], descrip
 				url: `https://${options.listenIp}:${server.clients.port}`,
 				ca: server.selfSignedCert,
 				conferenceId: ANCHOR_CONFERENCE,
-				token: mintAccessToken({ user, conference: ANCHOR_CONFERENCE, right: 'join', exp: Math.floor(Date.now() / 1000) + 3600 }, BENCH_TOKEN_SECRET),
+				token: mintAccessToken(
+					{ user, conference: ANCHOR_CONFERENCE, right: 'join', exp: Math.floor(Date.now() / 1000) + 3600 },
+					BENCH_TOKEN_SECRET,
+				),
 				displayName: user,
 				...(domain === domains[0] ? {} : { descriptor }),
 				audio: false,
@@ -262,7 +287,9 @@ function readProc(path: string): string {
 /** Datagrams the kernel dropped machine-wide for full receive buffers (Linux; 0 elsewhere). */
 function udpReceiveBufferErrors(): number {
 	try {
-		const lines = readProc('/proc/net/snmp').split('\n').filter((l) => l.startsWith('Udp:'));
+		const lines = readProc('/proc/net/snmp')
+			.split('\n')
+			.filter((l) => l.startsWith('Udp:'));
 		const names = lines[0]?.split(/\s+/) ?? [];
 		return Number(lines[1]?.split(/\s+/)[names.indexOf('RcvbufErrors')] ?? 0);
 	} catch {
@@ -324,7 +351,16 @@ class Window {
 				const publisher = byId.get(owners.get(stream.producerId) ?? '');
 				const sender = publisher && senderOf(publisher, stream.kind);
 				if (!publisher || !sender) continue;
-				const pair: Pair = { receiver, stream, publisher, sender, crossed: publisher.domain !== receiver.domain, flowingAtStart: flowing(stream), flipped: false, packetsFrom: stream.counter.packets };
+				const pair: Pair = {
+					receiver,
+					stream,
+					publisher,
+					sender,
+					crossed: publisher.domain !== receiver.domain,
+					flowingAtStart: flowing(stream),
+					flipped: false,
+					packetsFrom: stream.counter.packets,
+				};
 				pairsOf.push(pair);
 				this.pairs.push(pair);
 			}
@@ -362,7 +398,10 @@ class Window {
 
 	/** Directed links in star topology: anchor ↔ every other domain. */
 	get directedLinks(): [string, string][] {
-		return this.domains.slice(1).flatMap((d): [string, string][] => [[this.anchor, d], [d, this.anchor]]);
+		return this.domains.slice(1).flatMap((d): [string, string][] => [
+			[this.anchor, d],
+			[d, this.anchor],
+		]);
 	}
 
 	#hops(from: string, to: string): string[] {
@@ -442,7 +481,8 @@ class Window {
 		const rate = (sender: StreamSender) => ((this.#bytesTo.get(sender) ?? 0) - (this.#bytesFrom.get(sender) ?? 0)) / s;
 		const allSenders = this.members.flatMap((x) => localStreams(x).map((l) => ({ domain: x.domain, sender: l.sender })));
 		const links: LinkDirection[] = this.directedLinks.map(([from, to]) => {
-			const counter = (domain: string, key: string, kind: keyof LinkCounters) => (this.#linksTo.get(domain)?.[kind].get(key) ?? 0) - (this.#linksFrom.get(domain)?.[kind].get(key) ?? 0);
+			const counter = (domain: string, key: string, kind: keyof LinkCounters) =>
+				(this.#linksTo.get(domain)?.[kind].get(key) ?? 0) - (this.#linksFrom.get(domain)?.[kind].get(key) ?? 0);
 			const linkBytesPerSecond = counter(from, `${to}|tx`, 'bytes') / s;
 			// Full mode: to the anchor go the partner's own streams; from the anchor everything not published behind the partner.
 			const crossing = allSenders.filter((x) => (from === this.anchor ? x.domain !== to : x.domain === from));
@@ -458,7 +498,10 @@ class Window {
 				linkBytesPerSecond: round(linkBytesPerSecond),
 				linkBytesPerSecondAtReceiver: round(counter(to, `${from}|rx`, 'bytes') / s),
 				rtxBytesPerSecond: round(counter(from, `${to}|tx`, 'rtx') / s),
-				rtpBytesPerSecond: { audio: round(counter(from, `${to}|tx|audio`, 'rtp') / s), video: round(counter(from, `${to}|tx|video`, 'rtp') / s) },
+				rtpBytesPerSecond: {
+					audio: round(counter(from, `${to}|tx|audio`, 'rtp') / s),
+					video: round(counter(from, `${to}|tx|video`, 'rtp') / s),
+				},
 				publishedBytesPerSecond: round(published),
 				publishedStreams: crossing.length,
 				ratioToPublished: published > 0 ? round(linkBytesPerSecond / published, 4) : 0,
@@ -509,7 +552,11 @@ class Window {
 			received,
 			lossPercent: lossPercent(expected, received),
 			forwardedPacketsPerSecond: round(packets / this.seconds),
-			delayMs: { p50: delay.percentile(50) ?? null, p99: delay.percentile(99) ?? null, max: delay.count > 0 ? round(delay.maxMs, 2) : null },
+			delayMs: {
+				p50: delay.percentile(50) ?? null,
+				p99: delay.percentile(99) ?? null,
+				max: delay.count > 0 ? round(delay.maxMs, 2) : null,
+			},
 		};
 	}
 }

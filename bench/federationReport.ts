@@ -80,8 +80,13 @@ export function markdownReport(r: FederationResult): string {
 		);
 	}
 	lines.push('', '| streams | pairs | loss | forwarded pkt/s | delay p50 / p99 / max ms |', '| --- | --- | --- | --- | --- |');
-	for (const [name, p] of [['crossed a federation hop', r.crossed], ['local (same SFT)', r.local]] as const) {
-		lines.push(`| ${name} | ${p.pairs} | ${p.lossPercent} % (${p.received}/${p.expected}) | ${p.forwardedPacketsPerSecond} | ${ms(p.delayMs.p50)} / ${ms(p.delayMs.p99)} / ${ms(p.delayMs.max)} |`);
+	for (const [name, p] of [
+		['crossed a federation hop', r.crossed],
+		['local (same SFT)', r.local],
+	] as const) {
+		lines.push(
+			`| ${name} | ${p.pairs} | ${p.lossPercent} % (${p.received}/${p.expected}) | ${p.forwardedPacketsPerSecond} | ${ms(p.delayMs.p50)} / ${ms(p.delayMs.p99)} / ${ms(p.delayMs.max)} |`,
+		);
 	}
 	lines.push(
 		'',
@@ -90,7 +95,9 @@ export function markdownReport(r: FederationResult): string {
 			`; Node (clients + control + federation) ${r.node.cpuPercent} % / ${r.node.rssMB} MB; machine busy ${r.machineBusyPercent} % of all cores; kernel UDP receive-buffer drops ${r.kernelUdpDrops}; ` +
 			`sender skipped ${r.senderSkipped}, client errors ${r.clientErrors}.`,
 		...(r.webrtcClients.length > 0
-			? [`WebRTC callers (receive only): ${r.webrtcClients.map((w) => `${w.domain} ${w.streams} streams, ${w.packetsPerSecond} pkt/s${w.errors ? `, ${w.errors} errors` : ''}`).join('; ')}.`]
+			? [
+					`WebRTC callers (receive only): ${r.webrtcClients.map((w) => `${w.domain} ${w.streams} streams, ${w.packetsPerSecond} pkt/s${w.errors ? `, ${w.errors} errors` : ''}`).join('; ')}.`,
+				]
 			: []),
 		`Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, mediasoup ${r.machine.mediasoup}, load average ${r.machine.loadAverage} at start.`,
 	);
@@ -131,8 +138,18 @@ export function sweepSvg(results: FederationResult[]): string {
 	const series: { name: string; color: string; dash?: string; values: number[] }[] = [
 		{ name: 'link A→B (measured)', color: '#1f77b4', values: results.map((r) => mbit(firstLinkPair(r)[0]?.linkBytesPerSecond ?? 0)) },
 		{ name: 'link B→A (measured)', color: '#d62728', values: results.map((r) => mbit(firstLinkPair(r)[1]?.linkBytesPerSecond ?? 0)) },
-		{ name: 'published to cross A→B', color: '#1f77b4', dash: '6 4', values: results.map((r) => mbit(firstLinkPair(r)[0]?.publishedBytesPerSecond ?? 0)) },
-		{ name: 'needed by viewers A→B', color: '#2ca02c', dash: '2 3', values: results.map((r) => mbit(firstLinkPair(r)[0]?.neededBytesPerSecond ?? 0)) },
+		{
+			name: 'published to cross A→B',
+			color: '#1f77b4',
+			dash: '6 4',
+			values: results.map((r) => mbit(firstLinkPair(r)[0]?.publishedBytesPerSecond ?? 0)),
+		},
+		{
+			name: 'needed by viewers A→B',
+			color: '#2ca02c',
+			dash: '2 3',
+			values: results.map((r) => mbit(firstLinkPair(r)[0]?.neededBytesPerSecond ?? 0)),
+		},
 	];
 	const xMin = Math.min(...xs, 0);
 	const xMax = Math.max(...xs, 1);
@@ -146,9 +163,16 @@ export function sweepSvg(results: FederationResult[]): string {
 	];
 	for (let i = 0; i <= 5; i++) {
 		const v = (yMax * i) / 5;
-		out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`, `<text x="${m.left - 8}" y="${y(v) + 4}" text-anchor="end">${round(v, 1)}</text>`);
+		out.push(
+			`<line x1="${m.left}" x2="${m.left + pw}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`,
+			`<text x="${m.left - 8}" y="${y(v) + 4}" text-anchor="end">${round(v, 1)}</text>`,
+		);
 	}
-	for (const v of xs) out.push(`<line x1="${x(v)}" x2="${x(v)}" y1="${m.top + ph}" y2="${m.top + ph + 5}" stroke="#333"/>`, `<text x="${x(v)}" y="${m.top + ph + 18}" text-anchor="middle">${v}</text>`);
+	for (const v of xs)
+		out.push(
+			`<line x1="${x(v)}" x2="${x(v)}" y1="${m.top + ph}" y2="${m.top + ph + 5}" stroke="#333"/>`,
+			`<text x="${x(v)}" y="${m.top + ph + 18}" text-anchor="middle">${v}</text>`,
+		);
 	out.push(
 		`<line x1="${m.left}" x2="${m.left + pw}" y1="${m.top + ph}" y2="${m.top + ph}" stroke="#333"/>`,
 		`<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" stroke="#333"/>`,
@@ -159,9 +183,13 @@ export function sweepSvg(results: FederationResult[]): string {
 		const points = s.values.map((v, j) => `${round(x(xs[j]!), 1)},${round(y(v), 1)}`).join(' ');
 		const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
 		out.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
-		for (const [j, v] of s.values.entries()) out.push(`<circle cx="${round(x(xs[j]!), 1)}" cy="${round(y(v), 1)}" r="3" fill="${s.color}"/>`);
+		for (const [j, v] of s.values.entries())
+			out.push(`<circle cx="${round(x(xs[j]!), 1)}" cy="${round(y(v), 1)}" r="3" fill="${s.color}"/>`);
 		const ly = m.top + 10 + i * 20;
-		out.push(`<line x1="${m.left + pw + 15}" x2="${m.left + pw + 45}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`, `<text x="${m.left + pw + 50}" y="${ly + 4}">${s.name}</text>`);
+		out.push(
+			`<line x1="${m.left + pw + 15}" x2="${m.left + pw + 45}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`,
+			`<text x="${m.left + pw + 50}" y="${ly + 4}">${s.name}</text>`,
+		);
 	});
 	out.push('</svg>', '');
 	return out.join('\n');

@@ -4,14 +4,14 @@
 //   npm run bench:forwarding -- --senders 10 --receivers 10 --duration 20
 import { randomInt } from 'node:crypto';
 import { Command } from 'commander';
-import { addMediaLoadOptions, int, mediaLoadConfig, seconds, type MediaLoadOptions } from './cliArguments.ts';
 import pino from 'pino';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
 import { Sft } from '../sft/Sft.ts';
-import { PlainRtpClient } from './rtp/plainRtpClient.ts';
-import { machineInfo, markdownReport, round, type ForwardingResult } from './forwardingReport.ts';
+import { addMediaLoadOptions, int, type MediaLoadOptions, mediaLoadConfig, seconds } from './cliArguments.ts';
+import { type ForwardingResult, machineInfo, markdownReport, round } from './forwardingReport.ts';
 import { MeasurementWindow, receivedPackets, sentPackets, workerCpuSeconds } from './forwardingWindow.ts';
+import { PlainRtpClient } from './rtp/plainRtpClient.ts';
 
 interface Options extends MediaLoadOptions {
 	senders: number;
@@ -27,9 +27,12 @@ interface Options extends MediaLoadOptions {
 	maxLoss: number;
 }
 
-
-const program = addMediaLoadOptions(new Command('bench-forwarding')
-	.description('Measure SFT forwarding with raw-RTP clients in one conference (participant i sends if i < senders, receives if i < receivers).'), 20)
+const program = addMediaLoadOptions(
+	new Command('bench-forwarding').description(
+		'Measure SFT forwarding with raw-RTP clients in one conference (participant i sends if i < senders, receives if i < receivers).',
+	),
+	20,
+)
 	.option('-s, --senders <n>', 'participants that send Opus + VP8', int(0), 10)
 	.option('-r, --receivers <n>', 'participants that receive everyone else', int(0), 10)
 	.option('--workers <n>', 'mediasoup workers (one conference uses one)', int(1), 1)
@@ -39,7 +42,11 @@ const program = addMediaLoadOptions(new Command('bench-forwarding')
 	.option('--rtc-max-port <port>', 'plain transport port range end', int(1), 44999)
 	.option('--progress <s>', 'seconds between progress lines', seconds, 2)
 	.option('--json', 'print the result as JSON on stdout (progress goes to stderr)', false)
-	.option('--capacity', 'find the most participants (each sending and receiving) one worker core carries under --max-loss; uses -d/-w per step', false)
+	.option(
+		'--capacity',
+		'find the most participants (each sending and receiving) one worker core carries under --max-loss; uses -d/-w per step',
+		false,
+	)
 	.option('--max-loss <percent>', 'loss limit for --capacity', Number, 1);
 
 const options = program.parse().opts<Options>();
@@ -71,8 +78,19 @@ async function measure(senders: number, receivers: number): Promise<ForwardingRe
 					host: options.listenIp,
 					receive: i < receivers,
 					// Distinct levels keep the loudest-N ranking (and so the expected counts) stable.
-					...(sends && options.audioRate > 0 ? { audio: { levelDbov: Math.min(120, 10 + 3 * i), packetsPerSecond: options.audioRate, payloadBytes: options.audioBytes } } : {}),
-					...(sends && options.videoRate > 0 ? { video: { packetsPerSecond: options.videoRate, payloadBytes: options.videoBytes, framesPerSecond: options.fps, keyFrameIntervalMs: 2000 } } : {}),
+					...(sends && options.audioRate > 0
+						? { audio: { levelDbov: Math.min(120, 10 + 3 * i), packetsPerSecond: options.audioRate, payloadBytes: options.audioBytes } }
+						: {}),
+					...(sends && options.videoRate > 0
+						? {
+								video: {
+									packetsPerSecond: options.videoRate,
+									payloadBytes: options.videoBytes,
+									framesPerSecond: options.fps,
+									keyFrameIntervalMs: 2000,
+								},
+							}
+						: {}),
 				}),
 			);
 		}
@@ -141,10 +159,22 @@ function configOf(senders: number, receivers: number): ForwardingResult['config'
 /** One line per interval: ingress and forwarded packet rates, worker and Node CPU. */
 function startProgress(clients: PlainRtpClient[], workers: MediaWorker[]): () => void {
 	const started = performance.now();
-	let last = { at: started, sent: sentPackets(clients), received: receivedPackets(clients), cpu: process.cpuUsage(), workerCpu: Number.NaN };
+	let last = {
+		at: started,
+		sent: sentPackets(clients),
+		received: receivedPackets(clients),
+		cpu: process.cpuUsage(),
+		workerCpu: Number.NaN,
+	};
 	void workerCpuSeconds(workers).then((cpu) => (last.workerCpu = cpu));
 	const timer = setInterval(async () => {
-		const now = { at: performance.now(), sent: sentPackets(clients), received: receivedPackets(clients), cpu: process.cpuUsage(), workerCpu: await workerCpuSeconds(workers) };
+		const now = {
+			at: performance.now(),
+			sent: sentPackets(clients),
+			received: receivedPackets(clients),
+			cpu: process.cpuUsage(),
+			workerCpu: await workerCpuSeconds(workers),
+		};
 		const dt = (now.at - last.at) / 1000;
 		const nodeCpu = (now.cpu.user + now.cpu.system - last.cpu.user - last.cpu.system) / 1e6;
 		log(
@@ -201,7 +231,10 @@ async function capacity(): Promise<{ maxLossPercent: number; participantsPerCore
 }
 
 function capacityReport(result: Awaited<ReturnType<typeof capacity>>): string {
-	const rows = result.steps.map((s) => `| ${s.participants} | ${s.lossPercent} % | ${Math.round(s.forwardedPacketsPerSecond)} | ${s.workerCpuPercent} % | ${s.nodeCpuPercent} % | ${s.machineBusyPercent} % |`);
+	const rows = result.steps.map(
+		(s) =>
+			`| ${s.participants} | ${s.lossPercent} % | ${Math.round(s.forwardedPacketsPerSecond)} | ${s.workerCpuPercent} % | ${s.nodeCpuPercent} % | ${s.machineBusyPercent} % |`,
+	);
 	return [
 		`**Capacity: ${result.participantsPerCore} participants on one worker core with < ${result.maxLossPercent} % loss** (each sends Opus + VP8 and receives 9 videos + 5 audios)`,
 		'',

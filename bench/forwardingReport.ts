@@ -1,6 +1,6 @@
-import type { MediaLoadConfig } from './cliArguments.ts';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import type { MediaLoadConfig } from './cliArguments.ts';
 
 export interface KindTotals {
 	expected: number;
@@ -72,7 +72,10 @@ export function markdownReport(r: ForwardingResult): string {
 	const ms = (v: number | null) => (v === null ? 'n/a' : `${round(v, 2)} ms`);
 	const rows: [string, string][] = [
 		['participants (senders × receivers)', `${c.participants} (${c.senders} × ${c.receivers})`],
-		['per sender', `Opus ${c.audioPacketsPerSecond} pkt/s × ${c.audioPayloadBytes} B, VP8 ${c.videoPacketsPerSecond} pkt/s × ${c.videoPayloadBytes} B`],
+		[
+			'per sender',
+			`Opus ${c.audioPacketsPerSecond} pkt/s × ${c.audioPayloadBytes} B, VP8 ${c.videoPacketsPerSecond} pkt/s × ${c.videoPayloadBytes} B`,
+		],
 		['selection limits', `${c.maxAudible} loudest audible, ${c.maxVideos} videos`],
 		['measured window', `${r.windowSeconds} s after ${c.warmupSeconds} s warm-up`],
 		['consumers (flowing pairs measured / excluded)', `${r.consumers} (${r.measuredPairs} / ${r.excludedPairs})`],

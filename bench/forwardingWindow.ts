@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
+import { type ForwardingResult, type KindTotals, lossPercent, round } from './forwardingReport.ts';
 import type { LocalStream, PlainRtpClient, RemoteStream } from './rtp/plainRtpClient.ts';
 import { DelayHistogram } from './rtp/streamStats.ts';
-import { lossPercent, round, type ForwardingResult, type KindTotals } from './forwardingReport.ts';
 
 interface Pair {
 	receiver: PlainRtpClient;
@@ -50,7 +50,9 @@ export class MeasurementWindow {
 			client.participant.on('consumerPausedChanged', onChange);
 			this.#unsubscribe.push(() => client.participant.off('consumerPausedChanged', onChange));
 		}
-		this.#pairs = clients.flatMap((receiver) => receiver.remoteStreams.map((stream) => ({ receiver, stream, activeAtStart: flowing(stream) })));
+		this.#pairs = clients.flatMap((receiver) =>
+			receiver.remoteStreams.map((stream) => ({ receiver, stream, activeAtStart: flowing(stream) })),
+		);
 		this.#bytesFrom = receivedBytes(clients);
 		this.#skippedFrom = skipped(clients);
 	}
@@ -114,9 +116,16 @@ export class MeasurementWindow {
 			received,
 			lossPercent: lossPercent(expected, received),
 			byKind: { audio: totals(kinds.audio), video: totals(kinds.video) },
-			delayMs: { p50: delay.percentile(50) ?? null, p99: delay.percentile(99) ?? null, max: delay.count > 0 ? round(delay.maxMs, 2) : null },
+			delayMs: {
+				p50: delay.percentile(50) ?? null,
+				p99: delay.percentile(99) ?? null,
+				max: delay.count > 0 ? round(delay.maxMs, 2) : null,
+			},
 			worker: { cpuPercent: round((this.#workerCpu / seconds) * 100), rssMB: round(this.#workerRss / 2 ** 20) },
-			node: { cpuPercent: round(((this.#nodeCpu.user + this.#nodeCpu.system) / 1e6 / seconds) * 100), rssMB: round(process.memoryUsage.rss() / 2 ** 20) },
+			node: {
+				cpuPercent: round(((this.#nodeCpu.user + this.#nodeCpu.system) / 1e6 / seconds) * 100),
+				rssMB: round(process.memoryUsage.rss() / 2 ** 20),
+			},
 			kernelUdpDrops: this.#udpDrops,
 			machineBusyPercent: round(this.#machineBusy * 100),
 			senderSkipped: skipped(this.#clients) - this.#skippedFrom,
@@ -159,7 +168,9 @@ export async function workerCpuSeconds(workers: MediaWorker[]): Promise<number> 
 /** Datagrams the kernel dropped machine-wide because a receive buffer was full (Linux; 0 elsewhere). */
 function udpReceiveBufferErrors(): number {
 	try {
-		const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+		const lines = readFileSync('/proc/net/snmp', 'utf8')
+			.split('\n')
+			.filter((l) => l.startsWith('Udp:'));
 		const names = lines[0]?.split(/\s+/) ?? [];
 		const values = lines[1]?.split(/\s+/) ?? [];
 		return Number(values[names.indexOf('RcvbufErrors')] ?? 0);

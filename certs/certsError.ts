@@ -3,5 +3,5 @@
  * Anything else thrown inside certs/ is a bug and is reported as such.
  */
 export class CertsError extends Error {
-  override readonly name = "CertsError";
+	override readonly name = 'CertsError';
 }

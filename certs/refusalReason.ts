@@ -4,14 +4,14 @@
  * `sft-certs verify` output, so dashboards and scripts may match on them.
  */
 export const REFUSAL_REASONS = [
-  "no_certificate",
-  "untrusted_ca",
-  "expired",
-  "not_yet_valid",
-  "wrong_eku",
-  "san_mismatch",
-  "domain_not_allowed",
-  "bad_handshake",
+	'no_certificate',
+	'untrusted_ca',
+	'expired',
+	'not_yet_valid',
+	'wrong_eku',
+	'san_mismatch',
+	'domain_not_allowed',
+	'bad_handshake',
 ] as const;
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];

@@ -11,7 +11,7 @@
 // Never fails `npm install`: at worst it prints what to install and exits 0
 // (`npm start` then refuses with the same advice).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';

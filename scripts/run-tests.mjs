@@ -32,7 +32,9 @@ for (const file of files) {
 	passed += filePassed;
 	failed += fileFailed;
 	if (fileFailed > 0) failures.push(file);
-	console.log(`${fileFailed > 0 ? 'FAIL' : 'ok  '} ${file}: ${filePassed} passed, ${fileFailed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+	console.log(
+		`${fileFailed > 0 ? 'FAIL' : 'ok  '} ${file}: ${filePassed} passed, ${fileFailed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+	);
 }
 
 if (failures.length > 0) console.log(`failed files: ${failures.join(', ')}`);

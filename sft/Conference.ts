@@ -1,6 +1,6 @@
 import type { types as ms } from 'mediasoup';
 import type { MediaWorker } from './MediaWorker.ts';
-import { Participant, type MediaLimits, type ParticipantContext, type ParticipantIdentity } from './Participant.ts';
+import { type MediaLimits, Participant, type ParticipantContext, type ParticipantIdentity } from './Participant.ts';
 import { PipeRelay, type PipeRelayOptions } from './PipeRelay.ts';
 import { mergeRanking } from './streamSelection.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
@@ -110,7 +110,12 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		return this.#ranking;
 	}
 
-	addParticipant(userId: string, displayName: string, rtpCapabilities: ms.RtpCapabilities, identity: ParticipantIdentity = {}): Participant {
+	addParticipant(
+		userId: string,
+		displayName: string,
+		rtpCapabilities: ms.RtpCapabilities,
+		identity: ParticipantIdentity = {},
+	): Participant {
 		if (this.#closed) throw new Error('conference is closed');
 		const context: ParticipantContext = {
 			router: this.router,

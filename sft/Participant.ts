@@ -50,9 +50,7 @@ export interface PlainTransportParams {
 	port: number;
 }
 
-export type ConnectParams =
-	| { dtlsParameters: ms.DtlsParameters }
-	| { ip: string; port: number };
+export type ConnectParams = { dtlsParameters: ms.DtlsParameters } | { ip: string; port: number };
 
 interface ConsumerEntry {
 	consumer: ms.Consumer;
@@ -99,7 +97,13 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 	#selection: SelectionInput = { audioCandidates: [], audioRanking: [], videoCandidates: [] };
 	#closed = false;
 
-	constructor(userId: string, displayName: string, rtpCapabilities: ms.RtpCapabilities, context: ParticipantContext, identity: ParticipantIdentity = {}) {
+	constructor(
+		userId: string,
+		displayName: string,
+		rtpCapabilities: ms.RtpCapabilities,
+		context: ParticipantContext,
+		identity: ParticipantIdentity = {},
+	) {
 		super();
 		this.id = identity.id ?? randomUUID();
 		this.origin = identity.origin;
@@ -178,11 +182,21 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 		}
 	}
 
-	async produce(transportId: string, kind: ms.MediaKind, rtpParameters: ms.RtpParameters, appData: Record<string, unknown> = {}): Promise<ms.Producer> {
+	async produce(
+		transportId: string,
+		kind: ms.MediaKind,
+		rtpParameters: ms.RtpParameters,
+		appData: Record<string, unknown> = {},
+	): Promise<ms.Producer> {
 		const { transport } = this.#transport(transportId, 'send');
 		let producer: ms.Producer;
 		try {
-			producer = await transport.produce({ kind, rtpParameters, keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS, appData: { ...appData, participantId: this.id } });
+			producer = await transport.produce({
+				kind,
+				rtpParameters,
+				keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS,
+				appData: { ...appData, participantId: this.id },
+			});
 		} catch (error) {
 			throw new MediaError('invalid_media_parameters', `cannot produce: ${(error as Error).message}`);
 		}
@@ -283,11 +297,7 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 	async #applyAll(): Promise<void> {
 		const audio = this.#selectedSet('audio');
 		const video = this.#selectedSet('video');
-		await Promise.all(
-			[...this.#consumers.values()].map((entry) =>
-				this.#applyTo(entry, entry.consumer.kind === 'audio' ? audio : video),
-			),
-		);
+		await Promise.all([...this.#consumers.values()].map((entry) => this.#applyTo(entry, entry.consumer.kind === 'audio' ? audio : video)));
 	}
 
 	#applyTo(entry: ConsumerEntry, selected?: Set<string>): Promise<void> {

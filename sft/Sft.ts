@@ -1,12 +1,12 @@
-import type { Logger } from 'pino';
 import type { types as ms } from 'mediasoup';
+import type { Logger } from 'pino';
 import { Conference, type ConferenceOptions, type ConferenceRole } from './Conference.ts';
 import { MediaError } from './MediaError.ts';
-import { loadMediasoup } from './mediasoupLoader.ts';
 import { mediaCodecs } from './mediaCodecs.ts';
+import { loadMediasoup } from './mediasoupLoader.ts';
 import type { MediaLimits } from './Participant.ts';
-import { WorkerPool } from './WorkerPool.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
+import { WorkerPool } from './WorkerPool.ts';
 
 export interface SftOptions {
 	workers: number;

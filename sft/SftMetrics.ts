@@ -19,12 +19,21 @@ export class SftMetrics {
 	constructor(sft: Sft, registry: Registry, pollIntervalMs: number) {
 		this.#sft = sft;
 		const registers = [registry];
-		new Gauge({ name: 'sft_conferences', help: 'Conferences hosted', registers, collect() { this.set(sft.conferences.length); } });
+		new Gauge({
+			name: 'sft_conferences',
+			help: 'Conferences hosted',
+			registers,
+			collect() {
+				this.set(sft.conferences.length);
+			},
+		});
 		new Gauge({
 			name: 'sft_participants',
 			help: 'Participants connected to this SFT',
 			registers,
-			collect() { this.set(sft.conferences.reduce((n, c) => n + c.participants.length, 0)); },
+			collect() {
+				this.set(sft.conferences.reduce((n, c) => n + c.participants.length, 0));
+			},
 		});
 		const countByKind = (pick: 'producers' | 'consumers') => (gauge: Gauge) => {
 			const counts = { audio: 0, video: 0 };
@@ -34,10 +43,30 @@ export class SftMetrics {
 		};
 		const producers = countByKind('producers');
 		const consumers = countByKind('consumers');
-		new Gauge({ name: 'sft_producers', help: 'Streams received from clients', labelNames: ['kind'], registers, collect() { producers(this); } });
-		new Gauge({ name: 'sft_consumers', help: 'Streams forwarded to clients', labelNames: ['kind'], registers, collect() { consumers(this); } });
-		this.#receivedBytes = new CumulativeCounter(new Counter({ name: 'sft_client_received_bytes_total', help: 'Bytes received from clients (all client transports)', registers }));
-		this.#sentBytes = new CumulativeCounter(new Counter({ name: 'sft_client_sent_bytes_total', help: 'Bytes sent to clients (all client transports)', registers }));
+		new Gauge({
+			name: 'sft_producers',
+			help: 'Streams received from clients',
+			labelNames: ['kind'],
+			registers,
+			collect() {
+				producers(this);
+			},
+		});
+		new Gauge({
+			name: 'sft_consumers',
+			help: 'Streams forwarded to clients',
+			labelNames: ['kind'],
+			registers,
+			collect() {
+				consumers(this);
+			},
+		});
+		this.#receivedBytes = new CumulativeCounter(
+			new Counter({ name: 'sft_client_received_bytes_total', help: 'Bytes received from clients (all client transports)', registers }),
+		);
+		this.#sentBytes = new CumulativeCounter(
+			new Counter({ name: 'sft_client_sent_bytes_total', help: 'Bytes sent to clients (all client transports)', registers }),
+		);
 		const lastCpu = this.#lastCpu;
 		new Counter({
 			name: 'sft_worker_cpu_seconds_total',

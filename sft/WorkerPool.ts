@@ -49,10 +49,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 	/** The live worker with the fewest participants. */
 	leastLoaded(): MediaWorker {
 		const candidates = this.workers;
-		const best = candidates.reduce<MediaWorker | undefined>(
-			(acc, w) => (acc === undefined || w.load < acc.load ? w : acc),
-			undefined,
-		);
+		const best = candidates.reduce<MediaWorker | undefined>((acc, w) => (acc === undefined || w.load < acc.load ? w : acc), undefined);
 		if (!best) throw new Error('no mediasoup worker is running');
 		return best;
 	}

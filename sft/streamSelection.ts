@@ -11,9 +11,7 @@
  */
 export function selectAudible(candidates: readonly string[], ranking: readonly string[], max: number): Set<string> {
 	const rank = new Map(ranking.map((id, i) => [id, i]));
-	const ordered = candidates
-		.map((id, arrival) => ({ id, key: rank.get(id) ?? ranking.length + arrival }))
-		.sort((a, b) => a.key - b.key);
+	const ordered = candidates.map((id, arrival) => ({ id, key: rank.get(id) ?? ranking.length + arrival })).sort((a, b) => a.key - b.key);
 	return new Set(ordered.slice(0, max).map((c) => c.id));
 }
 

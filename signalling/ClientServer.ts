@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { Server as SocketIoServer } from 'socket.io';
 import type { Sft } from '../sft/Sft.ts';
 import { ClientSession, type ClientSessionOptions } from './ClientSession.ts';
-import { MAX_PAYLOAD_BYTES } from './protocol.ts';
 import type { TlsPair } from './clientTls.ts';
+import { MAX_PAYLOAD_BYTES } from './protocol.ts';
 
 export interface ClientServerOptions extends ClientSessionOptions {
 	ip: string;

@@ -1,6 +1,6 @@
+import type { types as ms } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
-import type { types as ms } from 'mediasoup';
 import type { Conference } from '../sft/Conference.ts';
 import type { Participant } from '../sft/Participant.ts';
 import type { Sft } from '../sft/Sft.ts';
@@ -10,10 +10,10 @@ import { SignallingError, toErrorBody } from './errors.ts';
 import {
 	isRequestMethod,
 	MAX_PAYLOAD_BYTES,
-	requestSchemas,
 	type ProducerInfo,
 	type RequestMethod,
 	type RequestPayload,
+	requestSchemas,
 	type ServerEvents,
 } from './protocol.ts';
 
@@ -65,7 +65,13 @@ export class ClientSession {
 		},
 		consume: async (p) => {
 			const consumer = await this.#joined().consume(p.transportId, p.producerId);
-			return { consumerId: consumer.id, producerId: consumer.producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters, paused: true };
+			return {
+				consumerId: consumer.id,
+				producerId: consumer.producerId,
+				kind: consumer.kind,
+				rtpParameters: consumer.rtpParameters,
+				paused: true,
+			};
 		},
 		pause: async (p) => this.#setPaused(p, true),
 		resume: async (p) => this.#setPaused(p, false),
@@ -137,11 +143,13 @@ export class ClientSession {
 			: { user: `anonymous-${this.#socket.id}`, right: 'start' as const };
 		const { hub } = this.#options;
 		const descriptor = p.descriptor;
-		if (descriptor && descriptor.conferenceId !== p.conferenceId) throw new SignallingError('bad_request', 'the descriptor is for another conference');
+		if (descriptor && descriptor.conferenceId !== p.conferenceId)
+			throw new SignallingError('bad_request', 'the descriptor is for another conference');
 		const anchoredElsewhere = descriptor !== undefined && descriptor.anchorDomain !== hub?.domain;
 		let conference = this.#sft.getConference(p.conferenceId);
 		if (anchoredElsewhere) {
-			if (!hub) throw new SignallingError('federation_disabled', 'this SFT does not federate; it cannot join a conference of another domain');
+			if (!hub)
+				throw new SignallingError('federation_disabled', 'this SFT does not federate; it cannot join a conference of another domain');
 			conference = await hub.joinWithDescriptor(descriptor);
 		}
 		if (!conference) {
@@ -181,18 +189,30 @@ export class ClientSession {
 		const others = (p: Participant) => p !== self;
 		this.#unsubscribe.push(conference.subscribe('participantJoined', (p) => others(p) && notify('participantJoined', participantInfo(p))));
 		this.#unsubscribe.push(conference.subscribe('participantLeft', (p) => others(p) && notify('participantLeft', { participantId: p.id })));
-		this.#unsubscribe.push(conference.subscribe('producerAdded', (p, producer) => others(p) && notify('producerAdded', producerInfo(p, producer))));
-		this.#unsubscribe.push(conference.subscribe('producerClosed', (p, producer) => others(p) && notify('producerClosed', { producerId: producer.id })));
-		this.#unsubscribe.push(conference.subscribe('producerPausedChanged', (p, producer, paused) => {
-			if (others(p)) notify(paused ? 'producerPaused' : 'producerResumed', { producerId: producer.id });
-		}));
+		this.#unsubscribe.push(
+			conference.subscribe('producerAdded', (p, producer) => others(p) && notify('producerAdded', producerInfo(p, producer))),
+		);
+		this.#unsubscribe.push(
+			conference.subscribe('producerClosed', (p, producer) => others(p) && notify('producerClosed', { producerId: producer.id })),
+		);
+		this.#unsubscribe.push(
+			conference.subscribe('producerPausedChanged', (p, producer, paused) => {
+				if (others(p)) notify(paused ? 'producerPaused' : 'producerResumed', { producerId: producer.id });
+			}),
+		);
 		this.#unsubscribe.push(conference.subscribe('activeSpeakers', (speakers) => notify('activeSpeakers', { speakers })));
-		this.#unsubscribe.push(conference.subscribe('closed', (reason) => {
-			notify('conferenceEnded', { reason });
-			this.#detach();
-		}));
-		this.#unsubscribe.push(self.subscribe('consumerClosed', (consumerId, producerId) => notify('consumerClosed', { consumerId, producerId })));
-		this.#unsubscribe.push(self.subscribe('consumerPausedChanged', (consumerId, paused) => notify('consumerPaused', { consumerId, paused })));
+		this.#unsubscribe.push(
+			conference.subscribe('closed', (reason) => {
+				notify('conferenceEnded', { reason });
+				this.#detach();
+			}),
+		);
+		this.#unsubscribe.push(
+			self.subscribe('consumerClosed', (consumerId, producerId) => notify('consumerClosed', { consumerId, producerId })),
+		);
+		this.#unsubscribe.push(
+			self.subscribe('consumerPausedChanged', (consumerId, paused) => notify('consumerPaused', { consumerId, paused })),
+		);
 	}
 
 	#joined(): Participant {

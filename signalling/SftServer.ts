@@ -1,15 +1,15 @@
+import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Sft } from '../sft/Sft.ts';
 import { SftMetrics } from '../sft/SftMetrics.ts';
 import { ClientServer } from './ClientServer.ts';
 import { loadClientTls } from './clientTls.ts';
-import { MetricsServer } from './MetricsServer.ts';
-import { resolveWorkerCount, type SftConfig } from './config.ts';
-import { Federation } from './federation/index.ts';
 import { FederationHub } from './conference/FederationHub.ts';
 import { LinkMetrics } from './conference/LinkMetrics.ts';
-import { networkInterfaces } from 'node:os';
+import { resolveWorkerCount, type SftConfig } from './config.ts';
+import { Federation } from './federation/index.ts';
+import { MetricsServer } from './MetricsServer.ts';
 
 /**
  * One domain's SFT process, assembled: media plane, client signalling,
@@ -103,11 +103,29 @@ export class SftServer {
 			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
 			clients = await ClientServer.listen(
 				sft,
-				{ ip: signalling.listen.ip, port: signalling.listen.port, tls, tokenSecret: signalling.tokenSecret, requireToken: signalling.requireToken, hub },
+				{
+					ip: signalling.listen.ip,
+					port: signalling.listen.port,
+					tls,
+					tokenSecret: signalling.tokenSecret,
+					requireToken: signalling.requireToken,
+					hub,
+				},
 				logger.child({ component: 'signalling' }),
 			);
 			metricsServer = await MetricsServer.listen(registry, config.metrics.listen.ip, config.metrics.listen.port);
-			return new SftServer({ sft, clients, metricsServer, registry, metrics, federation, hub, linkMetrics, selfSignedCert: tls.selfSigned ? tls.cert : undefined, logger });
+			return new SftServer({
+				sft,
+				clients,
+				metricsServer,
+				registry,
+				metrics,
+				federation,
+				hub,
+				linkMetrics,
+				selfSignedCert: tls.selfSigned ? tls.cert : undefined,
+				logger,
+			});
 		} catch (error) {
 			await clients?.close();
 			await metricsServer?.close();

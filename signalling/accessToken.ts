@@ -17,7 +17,9 @@ export interface AccessClaims {
  * The MAC covers user, conference, right and expiry together.
  */
 export function mintAccessToken(claims: AccessClaims, secret: string): string {
-	const body = Buffer.from(JSON.stringify({ u: claims.user, c: claims.conference, r: claims.right, exp: claims.exp })).toString('base64url');
+	const body = Buffer.from(JSON.stringify({ u: claims.user, c: claims.conference, r: claims.right, exp: claims.exp })).toString(
+		'base64url',
+	);
 	return `${body}.${sign(body, secret)}`;
 }
 
@@ -52,7 +54,12 @@ function parseClaims(body: string): AccessClaims {
 		throw new SignallingError('token_invalid', 'the access token payload is not JSON');
 	}
 	const r = raw as Record<string, unknown>;
-	if (typeof r['u'] !== 'string' || typeof r['c'] !== 'string' || (r['r'] !== 'start' && r['r'] !== 'join') || typeof r['exp'] !== 'number') {
+	if (
+		typeof r['u'] !== 'string' ||
+		typeof r['c'] !== 'string' ||
+		(r['r'] !== 'start' && r['r'] !== 'join') ||
+		typeof r['exp'] !== 'number'
+	) {
 		throw new SignallingError('token_invalid', 'the access token payload lacks user, conference, right or expiry');
 	}
 	return { user: r['u'], conference: r['c'], right: r['r'], exp: r['exp'] };

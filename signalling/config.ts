@@ -6,7 +6,10 @@ import { federationConfigSchema } from './federation/federationConfig.ts';
 
 const port = z.number().int().min(0).max(65535);
 const listen = (defaultPort: number) =>
-	z.object({ ip: z.string().min(1).default('0.0.0.0'), port: port.default(defaultPort) }).strict().prefault({});
+	z
+		.object({ ip: z.string().min(1).default('0.0.0.0'), port: port.default(defaultPort) })
+		.strict()
+		.prefault({});
 
 export const configSchema = z
 	.object({
@@ -48,8 +51,14 @@ export const configSchema = z
 			.object({ listen: listen(9090), statsIntervalMs: z.number().int().min(200).default(5000) })
 			.strict()
 			.prefault({}),
-		shutdown: z.object({ drainSeconds: z.number().min(0).default(60) }).strict().prefault({}),
-		log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().prefault({}),
+		shutdown: z
+			.object({ drainSeconds: z.number().min(0).default(60) })
+			.strict()
+			.prefault({}),
+		log: z
+			.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+			.strict()
+			.prefault({}),
 		federation: federationConfigSchema.prefault({ enabled: false }),
 	})
 	.strict();
@@ -66,16 +75,44 @@ export class ConfigError extends Error {
  * Values are parsed as JSON when they parse (numbers, booleans, arrays), else taken as strings.
  */
 export const envOverridePaths: readonly string[] = [
-	'signalling.listen.ip', 'signalling.listen.port', 'signalling.certFile', 'signalling.keyFile', 'signalling.tokenSecret', 'signalling.requireToken',
-	'media.workers', 'media.listenIp', 'media.announcedAddress', 'media.rtcBasePort', 'media.rtcMinPort', 'media.rtcMaxPort',
-	'media.maxVideos', 'media.maxAudible', 'media.workerLogLevel',
-	'metrics.listen.ip', 'metrics.listen.port', 'metrics.statsIntervalMs', 'shutdown.drainSeconds', 'log.level',
-	'federation.enabled', 'federation.domain', 'federation.listen.ip', 'federation.listen.port', 'federation.certFile', 'federation.keyFile',
-	'federation.trustBundleFile', 'federation.announcedHost', 'federation.allowList', 'federation.allowAnyTrustedDomain', 'federation.dnsServers',
+	'signalling.listen.ip',
+	'signalling.listen.port',
+	'signalling.certFile',
+	'signalling.keyFile',
+	'signalling.tokenSecret',
+	'signalling.requireToken',
+	'media.workers',
+	'media.listenIp',
+	'media.announcedAddress',
+	'media.rtcBasePort',
+	'media.rtcMinPort',
+	'media.rtcMaxPort',
+	'media.maxVideos',
+	'media.maxAudible',
+	'media.workerLogLevel',
+	'metrics.listen.ip',
+	'metrics.listen.port',
+	'metrics.statsIntervalMs',
+	'shutdown.drainSeconds',
+	'log.level',
+	'federation.enabled',
+	'federation.domain',
+	'federation.listen.ip',
+	'federation.listen.port',
+	'federation.certFile',
+	'federation.keyFile',
+	'federation.trustBundleFile',
+	'federation.announcedHost',
+	'federation.allowList',
+	'federation.allowAnyTrustedDomain',
+	'federation.dnsServers',
 ];
 
 export function envName(path: string): string {
-	return `SFT_${path.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+	return `SFT_${path
+		.replace(/\./g, '_')
+		.replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+		.toUpperCase()}`;
 }
 
 /** Reads the config file (YAML or JSON; optional), applies env overrides, validates. */
@@ -120,7 +157,8 @@ function readConfigFile(file: string): Record<string, unknown> {
 		throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`);
 	}
 	if (parsed === null || parsed === undefined) return {};
-	if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a mapping at the top level`);
+	if (typeof parsed !== 'object' || Array.isArray(parsed))
+		throw new ConfigError(`config file ${file} must hold a mapping at the top level`);
 	return parsed as Record<string, unknown>;
 }
 

@@ -46,7 +46,10 @@ try {
 	process.on('SIGHUP', () => {
 		try {
 			const fresh = loadConfig(configFile);
-			if (server.federation && fresh.federation.enabled) void server.federation.reload(fresh.federation).catch((error: unknown) => logger.error({ err: error }, 'federation reload failed; old trust kept'));
+			if (server.federation && fresh.federation.enabled)
+				void server.federation
+					.reload(fresh.federation)
+					.catch((error: unknown) => logger.error({ err: error }, 'federation reload failed; old trust kept'));
 			logger.info('configuration reloaded (federation trust and allow list)');
 		} catch (error) {
 			logger.error({ err: error }, 'SIGHUP: new configuration is invalid; keeping the running one');

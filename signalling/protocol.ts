@@ -11,19 +11,34 @@ import { conferenceDescriptorSchema } from './conference/linkMessages.ts';
 const id = z.string().min(1).max(128);
 // Media descriptions are checked structurally here; mediasoup validates the details.
 const rtpParameters = z.looseObject({
-	codecs: z.array(z.looseObject({ mimeType: z.string().max(64), payloadType: z.number().int(), clockRate: z.number().int() })).min(1).max(16),
+	codecs: z
+		.array(z.looseObject({ mimeType: z.string().max(64), payloadType: z.number().int(), clockRate: z.number().int() }))
+		.min(1)
+		.max(16),
 	encodings: z.array(z.looseObject({})).max(8).optional(),
-	headerExtensions: z.array(z.looseObject({ uri: z.string().max(256), id: z.number().int() })).max(32).optional(),
+	headerExtensions: z
+		.array(z.looseObject({ uri: z.string().max(256), id: z.number().int() }))
+		.max(32)
+		.optional(),
 	rtcp: z.looseObject({}).optional(),
 	mid: z.string().max(32).optional(),
 });
 const rtpCapabilities = z.looseObject({
-	codecs: z.array(z.looseObject({ mimeType: z.string().max(64), kind: z.enum(['audio', 'video']), clockRate: z.number().int() })).max(64).optional(),
-	headerExtensions: z.array(z.looseObject({ uri: z.string().max(256) })).max(64).optional(),
+	codecs: z
+		.array(z.looseObject({ mimeType: z.string().max(64), kind: z.enum(['audio', 'video']), clockRate: z.number().int() }))
+		.max(64)
+		.optional(),
+	headerExtensions: z
+		.array(z.looseObject({ uri: z.string().max(256) }))
+		.max(64)
+		.optional(),
 });
 const dtlsParameters = z.looseObject({
 	role: z.enum(['auto', 'client', 'server']).optional(),
-	fingerprints: z.array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) })).min(1).max(8),
+	fingerprints: z
+		.array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) }))
+		.min(1)
+		.max(8),
 });
 
 export const requestSchemas = {

@@ -3,13 +3,23 @@
 // the link carries about what was published on the other side.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runBench } from './support/runBench.ts';
 import type { FederationResult } from '../bench/federationReport.ts';
+import { runBench } from './support/runBench.ts';
 
 const runFor = (args: string[]) => runBench('bench/federation.ts', args, 90_000);
 
 test('federation bench 2 domains × 2 for 3 s: JSON parses, link bytes both ways ≈ published', async () => {
-	const { code, stdout, stderr } = await runFor(['--participants', '2', '--duration', '3', '--warmup', '1', '--video-rate', '100', '--json']);
+	const { code, stdout, stderr } = await runFor([
+		'--participants',
+		'2',
+		'--duration',
+		'3',
+		'--warmup',
+		'1',
+		'--video-rate',
+		'100',
+		'--json',
+	]);
 	assert.is(code, 0, `bench exited ${code}: ${stderr}`);
 	const result = JSON.parse(stdout) as FederationResult;
 	assert.match(stderr, /setup: 2 domains × 2 participants, 24\/24 consumers/, 'progress goes to stderr with --json');

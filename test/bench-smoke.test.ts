@@ -2,13 +2,25 @@
 // output parses, and packets were forwarded with low loss.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runBench } from './support/runBench.ts';
 import type { ForwardingResult } from '../bench/forwardingReport.ts';
+import { runBench } from './support/runBench.ts';
 
 const runFor = (args: string[]) => runBench('bench/forwarding.ts', args, 60_000);
 
 test('bench 2x2 for 3 s: JSON parses, packets forwarded, low loss', async () => {
-	const { code, stdout, stderr } = await runFor(['--senders', '2', '--receivers', '2', '--duration', '3', '--warmup', '1', '--video-rate', '100', '--json']);
+	const { code, stdout, stderr } = await runFor([
+		'--senders',
+		'2',
+		'--receivers',
+		'2',
+		'--duration',
+		'3',
+		'--warmup',
+		'1',
+		'--video-rate',
+		'100',
+		'--json',
+	]);
 	assert.is(code, 0, `bench exited ${code}: ${stderr}`);
 	const result = JSON.parse(stdout) as ForwardingResult;
 	assert.match(stderr, /setup: 2 participants, 4 consumers/, 'progress goes to stderr with --json');

@@ -6,22 +6,22 @@ import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SftServer } from '../signalling/SftServer.ts';
-import { mintAccessToken, type AccessRight } from '../signalling/accessToken.ts';
+import { type AccessRight, mintAccessToken } from '../signalling/accessToken.ts';
 import { parseConfig } from '../signalling/config.ts';
+import { SftServer } from '../signalling/SftServer.ts';
 import {
 	BrowserCaller,
+	type BrowserHandle,
 	browserTestUnavailable,
 	bundleClient,
+	type CallInfo,
 	createTestNetwork,
 	launchChromiumIn,
 	makeWorkDir,
+	type PageServer,
 	pollUntil,
 	removeStaleNetworks,
 	startPageServer,
-	type BrowserHandle,
-	type CallInfo,
-	type PageServer,
 	type TestNetwork,
 } from './support/browserCaller.ts';
 
@@ -97,7 +97,9 @@ async function setup(): Promise<void> {
 	);
 	pageServer = await startPageServer(network.hostIp, await bundleClient(work.dir));
 	chromium = await launchChromiumIn(network, work.dir);
-	console.log(`# browser test network ${network.namespace}: Chromium at ${network.namespaceIp}, SFT at ${sftUrl()}; setup ${Date.now() - started} ms`);
+	console.log(
+		`# browser test network ${network.namespace}: Chromium at ${network.namespaceIp}, SFT at ${sftUrl()}; setup ${Date.now() - started} ms`,
+	);
 }
 
 test.after(async () => {
@@ -145,10 +147,17 @@ test('two Chromium pages call each other through the SFT', async () => {
 			`bob got ${bobStats.inbound.video.framesDecoded} frames / ${bobStats.inbound.audio.packetsReceived} audio packets ` +
 			`(probation packets ${aliceStats.probationPackets} / ${bobStats.probationPackets})`,
 	);
-	for (const [name, stats, other] of [['alice', aliceStats, bobInfo], ['bob', bobStats, aliceInfo]] as const) {
+	for (const [name, stats, other] of [
+		['alice', aliceStats, bobInfo],
+		['bob', bobStats, aliceInfo],
+	] as const) {
 		assert.is(stats.inbound.video.streams, 1, `${name} receives exactly one video stream`);
 		assert.is(stats.inbound.audio.streams, 1, `${name} receives exactly one audio stream`);
-		assert.equal([...stats.consumed].sort(), [other.producerIds.audio, other.producerIds.video].sort(), `${name} consumed the other's producers`);
+		assert.equal(
+			[...stats.consumed].sort(),
+			[other.producerIds.audio, other.producerIds.video].sort(),
+			`${name} consumed the other's producers`,
+		);
 		assert.is(stats.sendConnectionState, 'connected', `${name} send transport`);
 		assert.is(stats.recvConnectionState, 'connected', `${name} recv transport`);
 	}
@@ -164,11 +173,18 @@ test('two Chromium pages call each other through the SFT', async () => {
 	for (const participant of participants) {
 		const mine = participant.id === aliceInfo.participantId ? aliceInfo : bobInfo;
 		const theirs = mine === aliceInfo ? bobInfo : aliceInfo;
-		assert.equal(participant.producers.map((p) => p.kind).sort(), ['audio', 'video'], `${participant.displayName} has an audio and a video producer`);
+		assert.equal(
+			participant.producers.map((p) => p.kind).sort(),
+			['audio', 'video'],
+			`${participant.displayName} has an audio and a video producer`,
+		);
 		assert.equal(participant.producers.map((p) => p.id).sort(), [mine.producerIds.audio, mine.producerIds.video].sort());
 		assert.is(participant.consumers.length, 2, `${participant.displayName} has two consumers`);
 		assert.equal(participant.consumers.map((c) => c.producerId).sort(), [theirs.producerIds.audio, theirs.producerIds.video].sort());
-		assert.ok(participant.consumers.every((c) => !c.paused), `${participant.displayName}'s consumers flow (not paused)`);
+		assert.ok(
+			participant.consumers.every((c) => !c.paused),
+			`${participant.displayName}'s consumers flow (not paused)`,
+		);
 	}
 });
 
@@ -179,7 +195,13 @@ test('the SFT ranks the page as an active speaker (fake microphone beeps)', asyn
 	}
 	// A werift-free Node listener: plain socket.io, joins without media and
 	// watches the activeSpeakers notifications.
-	const socket = io(sftUrl(), { transports: ['websocket'], reconnection: false, forceNew: true, rejectUnauthorized: false, timeout: 10_000 });
+	const socket = io(sftUrl(), {
+		transports: ['websocket'],
+		reconnection: false,
+		forceNew: true,
+		rejectUnauthorized: false,
+		timeout: 10_000,
+	});
 	sockets.push(socket);
 	const speakerEvents: { speakers: { participantId: string; producerId: string; volume: number }[] }[] = [];
 	socket.on('activeSpeakers', (payload) => speakerEvents.push(payload));
@@ -213,9 +235,14 @@ test('the SFT ranks the page as an active speaker (fake microphone beeps)', asyn
 		'an activeSpeakers event naming a page microphone at the Node listener',
 		15_000,
 	);
-	assert.ok(named.every((s) => s.volume <= 0 && s.volume >= -127), 'volumes are dBov');
+	assert.ok(
+		named.every((s) => s.volume <= 0 && s.volume >= -127),
+		'volumes are dBov',
+	);
 	const pageSpeakers = await alice.events('activeSpeakers');
-	console.log(`# active speakers: node listener got ${speakerEvents.length} events, alice's page ${pageSpeakers.length}; loudest volume ${Math.max(...named.map((s) => s.volume))} dBov`);
+	console.log(
+		`# active speakers: node listener got ${speakerEvents.length} events, alice's page ${pageSpeakers.length}; loudest volume ${Math.max(...named.map((s) => s.volume))} dBov`,
+	);
 	assert.ok(pageSpeakers.length > 0, "alice's page received activeSpeakers events");
 });
 

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { PlainRtpClient } from '../bench/rtp/plainRtpClient.ts';
 import { FederatedDomains } from './support/federatedDomains.ts';
 import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
-import { PlainRtpClient } from '../bench/rtp/plainRtpClient.ts';
 
 // Three domains, each with its own SFT and CA. a.test anchors; b.test and
 // c.test federate with it; d.test is not on a.test's allow list.
@@ -78,14 +78,22 @@ test('clients of two other domains join through their own SFTs and everyone hear
 		for (const other of others) await listener.consume(producers[other]!);
 	}
 	await until(
-		() => [alice, bob, carol].every((l, i) => Object.entries(producers).filter((_, j) => j !== i).every(([, id]) => l.receivedFrom(id) >= 25)),
+		() =>
+			[alice, bob, carol].every((l, i) =>
+				Object.entries(producers)
+					.filter((_, j) => j !== i)
+					.every(([, id]) => l.receivedFrom(id) >= 25),
+			),
 		10000,
 		'every client to receive 25 packets from each other client',
 	);
 	// Star: c.test's stream reaches b.test through the anchor; each SFT has one link per partner.
 	assert.is(domains.server('a.test').hub!.linksOf('standup').length, 2, 'anchor has a link to b.test and c.test');
 	assert.is(domains.server('b.test').hub!.linksOf('standup').length, 1, 'b.test only links to the anchor');
-	const bobSeesCarol = domains.server('b.test').sft.getConference('standup')!.participants.find((p) => p.userId === 'carol');
+	const bobSeesCarol = domains
+		.server('b.test')
+		.sft.getConference('standup')!
+		.participants.find((p) => p.userId === 'carol');
 	assert.is(bobSeesCarol?.origin, 'a.test', "carol's participant reaches b.test through the anchor");
 });
 
@@ -93,7 +101,11 @@ test('a producer paused in one domain is paused for the clients of another', asy
 	const paused = bob.signalling.waitFor('producerPaused', (e) => e.producerId === producers['alice'], 5000);
 	await alice.signalling.request('pause', { producerId: producers['alice']! });
 	await paused;
-	const mirrored = domains.server('b.test').sft.getConference('standup')!.participants.flatMap((p) => p.producers).find((p) => p.id === producers['alice']);
+	const mirrored = domains
+		.server('b.test')
+		.sft.getConference('standup')!
+		.participants.flatMap((p) => p.producers)
+		.find((p) => p.id === producers['alice']);
 	assert.ok(mirrored?.paused, "b.test's copy of alice's stream is paused");
 	const resumed = bob.signalling.waitFor('producerResumed', (e) => e.producerId === producers['alice'], 5000);
 	await alice.signalling.request('resume', { producerId: producers['alice']! });
@@ -103,10 +115,16 @@ test('a producer paused in one domain is paused for the clients of another', asy
 });
 
 test('the anchor counts each relayed stream once on its link', async () => {
-	const link = domains.server('a.test').hub!.linksOf('standup').find((l) => l.peerDomain === 'b.test')!;
+	const link = domains
+		.server('a.test')
+		.hub!.linksOf('standup')
+		.find((l) => l.peerDomain === 'b.test')!;
 	// To b.test: alice's and carol's streams, never bob's own.
 	assert.equal(link.relay.sentProducerIds.sort(), [producers['alice']!, producers['carol']!].sort());
-	assert.equal(link.relay.receivedProducers.map((p) => p.id), [producers['bob']!]);
+	assert.equal(
+		link.relay.receivedProducers.map((p) => p.id),
+		[producers['bob']!],
+	);
 });
 
 async function metricValue(domain: string, name: string, labels: string): Promise<number> {
@@ -121,10 +139,17 @@ test('link metrics count the relayed media per partner and direction', async () 
 	const rxAudio = await metricValue('a.test', 'sft_federation_link_rtp_bytes_total', 'remote_domain="b.test",direction="rx",kind="audio"');
 	assert.ok(txAudio > 0, `anchor → b.test audio bytes counted (${txAudio})`);
 	assert.ok(rxAudio > 0, `b.test → anchor audio bytes counted (${rxAudio})`);
-	assert.is(await metricValue('a.test', 'sft_federation_link_relayed_streams', 'remote_domain="b.test",direction="tx"'), 2, 'two streams go to b.test');
+	assert.is(
+		await metricValue('a.test', 'sft_federation_link_relayed_streams', 'remote_domain="b.test",direction="tx"'),
+		2,
+		'two streams go to b.test',
+	);
 	assert.is(await metricValue('a.test', 'sft_federation_link_up', 'remote_domain="b.test"'), 1);
 	await new Promise((r) => setTimeout(r, 600));
-	assert.ok((await metricValue('a.test', 'sft_federation_link_rtp_bytes_total', 'remote_domain="b.test",direction="rx",kind="audio"')) > rxAudio, 'the counter moves while media flows');
+	assert.ok(
+		(await metricValue('a.test', 'sft_federation_link_rtp_bytes_total', 'remote_domain="b.test",direction="rx",kind="audio"')) > rxAudio,
+		'the counter moves while media flows',
+	);
 	const exposition = await domains.server('a.test').registry.metrics();
 	const promtool = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
 	assert.is(promtool.status, 0, `promtool check metrics: ${promtool.stdout}${promtool.stderr}`);
@@ -133,14 +158,26 @@ test('link metrics count the relayed media per partner and direction', async () 
 test("the last local participant leaving closes that SFT's share; others continue", async () => {
 	bob.close();
 	await until(() => domains.server('b.test').sft.getConference('standup') === undefined, 5000, 'b.test to drop the conference');
-	await until(() => !domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'bob'), 5000, 'the anchor to remove bob');
+	await until(
+		() =>
+			!domains
+				.server('a.test')
+				.sft.getConference('standup')!
+				.participants.some((p) => p.userId === 'bob'),
+		5000,
+		'the anchor to remove bob',
+	);
 	assert.is(domains.server('a.test').hub!.linksOf('standup').length, 1, 'only the c.test link remains');
 	const before = alice.receivedFrom(producers['carol']!);
 	await new Promise((r) => setTimeout(r, 600));
 	assert.ok(alice.receivedFrom(producers['carol']!) > before + 15, 'alice still hears carol');
 	const stopped = await metricValue('a.test', 'sft_federation_link_bytes_total', 'remote_domain="b.test",direction="rx"');
 	await new Promise((r) => setTimeout(r, 600));
-	assert.is(await metricValue('a.test', 'sft_federation_link_bytes_total', 'remote_domain="b.test",direction="rx"'), stopped, 'the counter stops when media stops');
+	assert.is(
+		await metricValue('a.test', 'sft_federation_link_bytes_total', 'remote_domain="b.test",direction="rx"'),
+		stopped,
+		'the counter stops when media stops',
+	);
 	assert.is(await metricValue('a.test', 'sft_federation_link_relayed_streams', 'remote_domain="b.test",direction="tx"'), 0);
 });
 
@@ -150,11 +187,35 @@ test('after the link drops (partner taken off and put back on the allow list) th
 	assert.ok(config.enabled);
 	await a.reload({ ...config, allowList: ['b.test', 'd.test'] });
 	await until(() => domains.server('a.test').hub!.linksOf('standup').length === 0, 5000, 'the anchor to drop the c.test link');
-	await until(() => !domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'carol'), 5000, 'carol to leave the anchor');
+	await until(
+		() =>
+			!domains
+				.server('a.test')
+				.sft.getConference('standup')!
+				.participants.some((p) => p.userId === 'carol'),
+		5000,
+		'carol to leave the anchor',
+	);
 	await a.reload({ ...config, allowList: ['b.test', 'c.test', 'd.test'] });
-	await until(() => domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'carol'), 10000, 'c.test to re-attach');
+	await until(
+		() =>
+			domains
+				.server('a.test')
+				.sft.getConference('standup')!
+				.participants.some((p) => p.userId === 'carol'),
+		10000,
+		'c.test to re-attach',
+	);
 	// The anchor re-created carol's stream under the same id, so alice's consumer of it was closed: consume again.
-	await until(() => domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.producers.some((pr) => pr.id === producers['carol'])), 5000, "carol's stream to be back");
+	await until(
+		() =>
+			domains
+				.server('a.test')
+				.sft.getConference('standup')!
+				.participants.some((p) => p.producers.some((pr) => pr.id === producers['carol'])),
+		5000,
+		"carol's stream to be back",
+	);
 	await alice.consume(producers['carol']!);
 	const before = alice.receivedFrom(producers['carol']!);
 	await until(() => alice.receivedFrom(producers['carol']!) > before + 20, 5000, 'media from carol to flow again');
@@ -170,7 +231,11 @@ test('two domains starting the same conference converge on the earlier one as an
 	const yProducer = await y.sendAudio(5005);
 	// Each side's clients now receive the other's descriptor out of band.
 	const xAgain = await peerAt('a.test');
-	const kept = await xAgain.join({ token: domains.token('xavier2', 'race', 'join'), conferenceId: 'race', descriptor: yJoin['descriptor'] });
+	const kept = await xAgain.join({
+		token: domains.token('xavier2', 'race', 'join'),
+		conferenceId: 'race',
+		descriptor: yJoin['descriptor'],
+	});
 	assert.is((kept['descriptor'] as { anchorDomain: string }).anchorDomain, 'a.test', 'a.test started first and stays anchor');
 	const z = await peerAt('b.test');
 	const rehomed = await z.join({ token: domains.token('zoe', 'race', 'join'), conferenceId: 'race', descriptor: xJoin['descriptor'] });
@@ -178,7 +243,15 @@ test('two domains starting the same conference converge on the earlier one as an
 	assert.is(domains.server('b.test').sft.getConference('race')!.role, 'federated');
 	assert.is(domains.server('a.test').sft.getConference('race')!.role, 'anchor');
 	// yuki kept her connection to b.test; her stream reaches a.test's client.
-	await until(() => domains.server('a.test').sft.getConference('race')!.participants.some((p) => p.producers.some((pr) => pr.id === yProducer)), 5000, "yuki's stream at the anchor");
+	await until(
+		() =>
+			domains
+				.server('a.test')
+				.sft.getConference('race')!
+				.participants.some((p) => p.producers.some((pr) => pr.id === yProducer)),
+		5000,
+		"yuki's stream at the anchor",
+	);
 	await x.consume(yProducer);
 	await until(() => x.receivedFrom(yProducer) > 20, 5000, 'xavier to hear yuki');
 });
@@ -186,16 +259,28 @@ test('two domains starting the same conference converge on the earlier one as an
 test('key-frame requests cross the link, rate-limited: three remote viewers do not cost three key frames', async () => {
 	const anchorServer = domains.server('a.test');
 	const conference = await anchorServer.sft.getOrCreateConference('keyframes');
-	const sender = await PlainRtpClient.join({ conference, rtpCapabilities: anchorServer.sft.rtpCapabilities, name: 'sender', video: { packetsPerSecond: 60, framesPerSecond: 30, keyFrameIntervalMs: 60_000 }, receive: false });
+	const sender = await PlainRtpClient.join({
+		conference,
+		rtpCapabilities: anchorServer.sft.rtpCapabilities,
+		name: 'sender',
+		video: { packetsPerSecond: 60, framesPerSecond: 30, keyFrameIntervalMs: 60_000 },
+		receive: false,
+	});
 	sender.startSending();
 	try {
 		const remote = domains.server('b.test');
 		const share = await remote.hub!.joinWithDescriptor(anchorServer.hub!.descriptorFor(conference));
 		await new Promise((r) => setTimeout(r, 1200));
 		const before = sender.keyFrameRequestsReceived;
-		const viewers = await Promise.all(['v1', 'v2', 'v3'].map((name) => PlainRtpClient.join({ conference: share, rtpCapabilities: remote.sft.rtpCapabilities, name })));
+		const viewers = await Promise.all(
+			['v1', 'v2', 'v3'].map((name) => PlainRtpClient.join({ conference: share, rtpCapabilities: remote.sft.rtpCapabilities, name })),
+		);
 		try {
-			await until(() => viewers.every((v) => v.remoteStreams.some((st) => st.counter.unique > 10)), 8000, 'every remote viewer to receive video');
+			await until(
+				() => viewers.every((v) => v.remoteStreams.some((st) => st.counter.unique > 10)),
+				8000,
+				'every remote viewer to receive video',
+			);
 			const requests = sender.keyFrameRequestsReceived - before;
 			assert.ok(requests >= 1, `a viewer's key-frame request reached the sender across the link (${requests})`);
 			assert.ok(requests <= 2, `three viewers joining at once cost ${requests} key-frame requests, want at most 2`);
@@ -221,13 +306,26 @@ test('a domain not on the anchor allow list cannot join even with a valid descri
 		code = (error as { code?: string }).code ?? String(error);
 	}
 	assert.is(code, 'federation_unavailable');
-	assert.not.ok(domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'dave'));
+	assert.not.ok(
+		domains
+			.server('a.test')
+			.sft.getConference('standup')!
+			.participants.some((p) => p.userId === 'dave'),
+	);
 });
 
 test('a federated SFT that dies is cleaned up by the anchor within 5 s', async () => {
 	const started = Date.now();
 	await domains.server('c.test').federation!.close();
-	await until(() => !domains.server('a.test').sft.getConference('standup')!.participants.some((p) => p.userId === 'carol'), 5000, 'anchor to drop carol');
+	await until(
+		() =>
+			!domains
+				.server('a.test')
+				.sft.getConference('standup')!
+				.participants.some((p) => p.userId === 'carol'),
+		5000,
+		'anchor to drop carol',
+	);
 	assert.ok(Date.now() - started < 5000);
 	assert.ok(domains.server('a.test').sft.getConference('standup'), 'the anchor keeps the conference for alice');
 });

@@ -15,7 +15,7 @@ import type { ConferenceDescriptor } from '../signalling/conference/linkMessages
 import { NetnsHosts, NetnsUnavailableError } from './support/netnsHosts.ts';
 import { SftProcess } from './support/sftProcess.ts';
 import { RequestError, type ResponseData } from './support/signallingClient.ts';
-import { waitUntil, WeriftCaller } from './support/weriftCaller.ts';
+import { WeriftCaller, waitUntil } from './support/weriftCaller.ts';
 
 const TOKEN_SECRET = 'federation-netns-test-secret-0123';
 const CONFERENCE = 'netns-standup';
@@ -72,7 +72,9 @@ test.before(async () => {
 		);
 		const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
 		if (failures.length > 0) throw new Error(`SFTs did not start:\n${failures.map((e) => e.message).join('\n')}`);
-		console.log(`  4 SFT processes ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${DOMAINS.map((d) => `${d}@${sft(d).address} pid ${sft(d).pid}`).join(', ')}`);
+		console.log(
+			`  4 SFT processes ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${DOMAINS.map((d) => `${d}@${sft(d).address} pid ${sft(d).pid}`).join(', ')}`,
+		);
 	} catch (error) {
 		setupError = error;
 		if (error instanceof NetnsUnavailableError) console.log(`  SKIP: ${error.message}`);
@@ -132,7 +134,12 @@ function sft(domain: Domain): SftProcess {
 type JoinReply = ResponseData['join'];
 
 /** A werift caller of `domain`'s SFT (with another domain's descriptor, a federated join). */
-async function call(domain: Domain, user: string, right: AccessRight, descriptor?: ConferenceDescriptor): Promise<{ caller: WeriftCaller; reply: JoinReply }> {
+async function call(
+	domain: Domain,
+	user: string,
+	right: AccessRight,
+	descriptor?: ConferenceDescriptor,
+): Promise<{ caller: WeriftCaller; reply: JoinReply }> {
 	const s = sft(domain);
 	const caller = await WeriftCaller.join({
 		url: s.clientUrl,
@@ -192,13 +199,20 @@ step('(a) clients of three domains, each on its own SFT process, receive each ot
 	assert.ok(descriptor, 'the join reply at the anchor carries a descriptor');
 	assert.is(descriptor.anchorDomain, 'a.test');
 	assert.is(descriptor.conferenceId, CONFERENCE);
-	assert.equal(descriptor.federationEndpoint, { host: sft('a.test').address, port: sft('a.test').federationPort }, "the descriptor names a.test's namespace address");
+	assert.equal(
+		descriptor.federationEndpoint,
+		{ host: sft('a.test').address, port: sft('a.test').federationPort },
+		"the descriptor names a.test's namespace address",
+	);
 
 	const bob = await call('b.test', 'bob', 'join', descriptor);
 	party.bob = { name: 'bob@b.test', caller: bob.caller };
 	const carol = await call('c.test', 'carol', 'join', descriptor);
 	party.carol = { name: 'carol@c.test', caller: carol.caller };
-	for (const [who, reply] of [['bob', bob.reply], ['carol', carol.reply]] as const) {
+	for (const [who, reply] of [
+		['bob', bob.reply],
+		['carol', carol.reply],
+	] as const) {
 		assert.is(reply.descriptor?.anchorDomain, 'a.test', `${who}'s own SFT hands out the anchor's descriptor`);
 	}
 	const everyone = [party.alice, party.bob, party.carol];
@@ -210,7 +224,8 @@ step('(a) clients of three domains, each on its own SFT process, receive each ot
 	await waitUntil(() => all().every((f) => f.n > threshold), 'every flow', 30_000).catch(() => undefined);
 	const flows = all();
 	assert.is(flows.length, 12, 'three callers, two others each, audio and video');
-	for (const f of flows) assert.ok(f.n > threshold, `${f.what}: ${f.n} unique RTP packets, want > ${threshold} (all: ${describeFlows(flows)})`);
+	for (const f of flows)
+		assert.ok(f.n > threshold, `${f.what}: ${f.n} unique RTP packets, want > ${threshold} (all: ${describeFlows(flows)})`);
 	for (const p of everyone) assert.equal(p.caller.errors.map(String), [], `${p.name} background errors`);
 	console.log(`  flows: ${describeFlows(flows)}`);
 });
@@ -224,14 +239,36 @@ step("(b) a b.test client viewing only c.test's video gets it, and no new packet
 	const aliceVideoConsumer = must(bob.caller.streams.get(aliceVideo)?.consumerId, "bob does not consume alice's video");
 	const paused = bob.caller.signalling.waitFor('consumerPaused', (e) => e.consumerId === aliceVideoConsumer && e.paused, 8000);
 	await bob.caller.setView([carolVideo]);
-	await paused.catch((error: Error) => assert.unreachable(`b.test did not pause bob's consumer of alice's video after setView: ${error.message}`));
-	const got = await deltas([[bob, carol], [bob, alice]], 2500, 500);
-	const of = (what: string) => must(got.find((f) => f.what === what), what).n;
+	await paused.catch((error: Error) =>
+		assert.unreachable(`b.test did not pause bob's consumer of alice's video after setView: ${error.message}`),
+	);
+	const got = await deltas(
+		[
+			[bob, carol],
+			[bob, alice],
+		],
+		2500,
+		500,
+	);
+	const of = (what: string) =>
+		must(
+			got.find((f) => f.what === what),
+			what,
+		).n;
 	console.log(`  bob in 2.5 s after setView: ${describeFlows(got)}`);
-	assert.ok(of(`${bob.name} <- ${carol.name} video`) > 30, `viewed c.test video: ${of(`${bob.name} <- ${carol.name} video`)} new packets in 2.5 s, want > 30`);
-	assert.ok(of(`${bob.name} <- ${alice.name} video`) <= 2, `unviewed a.test video: ${of(`${bob.name} <- ${alice.name} video`)} new packets in 2.5 s, want ~0 (<= 2)`);
+	assert.ok(
+		of(`${bob.name} <- ${carol.name} video`) > 30,
+		`viewed c.test video: ${of(`${bob.name} <- ${carol.name} video`)} new packets in 2.5 s, want > 30`,
+	);
+	assert.ok(
+		of(`${bob.name} <- ${alice.name} video`) <= 2,
+		`unviewed a.test video: ${of(`${bob.name} <- ${alice.name} video`)} new packets in 2.5 s, want ~0 (<= 2)`,
+	);
 	// The view only leaves out a.test's video: a.test's audio still reaches bob.
-	assert.ok(of(`${bob.name} <- ${alice.name} audio`) > 30, `a.test audio: ${of(`${bob.name} <- ${alice.name} audio`)} new packets, want > 30`);
+	assert.ok(
+		of(`${bob.name} <- ${alice.name} audio`) > 30,
+		`a.test audio: ${of(`${bob.name} <- ${alice.name} audio`)} new packets, want > 30`,
+	);
 });
 
 step('(c) SIGKILL of the b.test SFT: the anchor drops its participant within 5 s; a.test and c.test clients go on', async () => {
@@ -241,17 +278,35 @@ step('(c) SIGKILL of the b.test SFT: the anchor drops its participant within 5 s
 	const bobId = bob.caller.participantId;
 	const bobProducers = [must(bob.caller.audioProducerId, 'bob audio'), must(bob.caller.videoProducerId, 'bob video')];
 	// Precondition: alice knows bob's participant and streams under these ids (mirrored with the same ids).
-	assert.ok(alice.caller.signalling.received('participantJoined').some((p) => p.participantId === bobId), "alice was told bob's participant joined");
+	assert.ok(
+		alice.caller.signalling.received('participantJoined').some((p) => p.participantId === bobId),
+		"alice was told bob's participant joined",
+	);
 	for (const id of bobProducers) assert.ok(alice.caller.remoteProducers.has(id), `alice knows bob's producer ${id}`);
 
 	const timeoutMs = 5000;
 	let killedAt = Number.NaN;
-	const observe = <T>(what: string, wait: Promise<T>) => wait.then(() => ({ what, ms: Date.now() - killedAt }), () => ({ what, ms: Number.POSITIVE_INFINITY }));
+	const observe = <T>(what: string, wait: Promise<T>) =>
+		wait.then(
+			() => ({ what, ms: Date.now() - killedAt }),
+			() => ({ what, ms: Number.POSITIVE_INFINITY }),
+		);
 	const aliceSees = [
-		observe('participantLeft', alice.caller.signalling.waitFor('participantLeft', (e) => e.participantId === bobId, timeoutMs + 1000)),
-		...bobProducers.map((id) => observe(`producerClosed ${id}`, alice.caller.signalling.waitFor('producerClosed', (e) => e.producerId === id, timeoutMs + 1000))),
+		observe(
+			'participantLeft',
+			alice.caller.signalling.waitFor('participantLeft', (e) => e.participantId === bobId, timeoutMs + 1000),
+		),
+		...bobProducers.map((id) =>
+			observe(
+				`producerClosed ${id}`,
+				alice.caller.signalling.waitFor('producerClosed', (e) => e.producerId === id, timeoutMs + 1000),
+			),
+		),
 	];
-	const carolSees = observe('participantLeft at carol', carol.caller.signalling.waitFor('participantLeft', (e) => e.participantId === bobId, timeoutMs + 1000));
+	const carolSees = observe(
+		'participantLeft at carol',
+		carol.caller.signalling.waitFor('participantLeft', (e) => e.participantId === bobId, timeoutMs + 1000),
+	);
 	killedAt = Date.now();
 	sft('b.test').kill('SIGKILL');
 	const exit = await Promise.race([sft('b.test').exited, sleep(3000).then(() => undefined)]);
@@ -263,7 +318,14 @@ step('(c) SIGKILL of the b.test SFT: the anchor drops its participant within 5 s
 	assert.ok(atCarol.ms < timeoutMs + 1000, `carol (c.test) was told bob left (${atCarol.ms} ms)`);
 	assert.ok(sft('a.test').running && sft('c.test').running, 'the a.test and c.test SFTs keep running');
 
-	const got = await deltas([[alice, carol], [carol, alice]], 2000, 300);
+	const got = await deltas(
+		[
+			[alice, carol],
+			[carol, alice],
+		],
+		2000,
+		300,
+	);
 	console.log(`  alice/carol in 2 s after b.test died: ${describeFlows(got)}`);
 	for (const f of got) assert.ok(f.n > 25, `${f.what}: ${f.n} new packets in 2 s after b.test died, want > 25`);
 	for (const p of [alice, carol]) assert.equal(p.caller.errors.map(String), [], `${p.name} background errors`);
@@ -272,7 +334,8 @@ step('(c) SIGKILL of the b.test SFT: the anchor drops its participant within 5 s
 step('(d) a d.test client with a valid descriptor: federation_unavailable, a.test refused d.test by its allow list', async () => {
 	const d = must(descriptor, 'no descriptor (step (a) failed)');
 	const refusals = async () =>
-		SftProcess.metricValue(await sft('a.test').metrics(), 'sft_federation_handshake_refusals_total', { reason: 'domain_not_allowed' }) ?? Number.NaN;
+		SftProcess.metricValue(await sft('a.test').metrics(), 'sft_federation_handshake_refusals_total', { reason: 'domain_not_allowed' }) ??
+		Number.NaN;
 	const before = await refusals();
 	assert.ok(Number.isFinite(before), 'a.test exports the refusal counter');
 	let code = '';
@@ -287,7 +350,10 @@ step('(d) a d.test client with a valid descriptor: federation_unavailable, a.tes
 	const after = await refusals();
 	assert.ok(after > before, `a.test counted the refusal as domain_not_allowed (before ${before}, after ${after})`);
 	const alice = get('alice');
-	assert.not.ok(alice.signalling.received('participantJoined').some((p) => p.userId === 'dave'), 'dave never appears at a.test');
+	assert.not.ok(
+		alice.signalling.received('participantJoined').some((p) => p.userId === 'dave'),
+		'dave never appears at a.test',
+	);
 });
 
 test.run();

@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TestServer, watchdog } from './support/testServer.ts';
 import { SignallingClient } from './support/signallingClient.ts';
+import { TestServer, watchdog } from './support/testServer.ts';
 
 const testServer = new TestServer('metrics-test-secret-0123');
 const PROMTOOL = '/usr/bin/promtool';

@@ -1,7 +1,7 @@
+import type { types as ms } from 'mediasoup';
 import { pino } from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { types as ms } from 'mediasoup';
 import { PipeRelay } from '../sft/PipeRelay.ts';
 import { Sft, type SftOptions } from '../sft/Sft.ts';
 import { UdpLinkProxy } from './support/udpLinkProxy.ts';
@@ -45,8 +45,18 @@ test('a stream crosses the link once, encrypted, and arrives intact', async () =
 	proxy = await UdpLinkProxy.start('127.0.0.1');
 	proxy.wire({ targetA: relayA.localEndpoint, targetB: relayB.localEndpoint });
 	// Each side talks to the proxy; SRTP keys are exchanged out of band (here: directly).
-	await relayA.connect({ ...relayA.localEndpoint, ip: '127.0.0.1', port: proxy.portForA, srtpParameters: relayB.localEndpoint.srtpParameters });
-	await relayB.connect({ ...relayB.localEndpoint, ip: '127.0.0.1', port: proxy.portForB, srtpParameters: relayA.localEndpoint.srtpParameters });
+	await relayA.connect({
+		...relayA.localEndpoint,
+		ip: '127.0.0.1',
+		port: proxy.portForA,
+		srtpParameters: relayB.localEndpoint.srtpParameters,
+	});
+	await relayB.connect({
+		...relayB.localEndpoint,
+		ip: '127.0.0.1',
+		port: proxy.portForB,
+		srtpParameters: relayA.localEndpoint.srtpParameters,
+	});
 
 	const inject = await confA.router.createDirectTransport();
 	const producer = await inject.produce({

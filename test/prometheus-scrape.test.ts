@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,7 +33,10 @@ async function freePort(): Promise<number> {
 
 async function query(port: number, promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
 	const response = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(promql)}`);
-	const body = (await response.json()) as { status: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+	const body = (await response.json()) as {
+		status: string;
+		data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+	};
 	return body.status === 'success' ? (body.data?.result ?? []) : [];
 }
 
@@ -56,7 +59,11 @@ test('PromQL returns the inter-SFT link rate per remote domain and direction', a
 		`global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sft\n    static_configs:\n      - targets: ${JSON.stringify(targets)}\n`,
 	);
 	const port = await freePort();
-	prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+	prometheus = spawn(
+		'prometheus',
+		[`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+		{ stdio: 'ignore' },
+	);
 
 	const promql = 'sum by (instance, remote_domain, direction) (rate(sft_federation_link_bytes_total[5s]))';
 	let result: Awaited<ReturnType<typeof query>> = [];

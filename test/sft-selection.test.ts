@@ -8,7 +8,7 @@ import type { Conference } from '../sft/Conference.ts';
 import { MediaError } from '../sft/MediaError.ts';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
 import { Sft } from '../sft/Sft.ts';
-import { PlainRtpClient, type AudioSendOptions, type VideoSendOptions } from './support/plainRtpClient.ts';
+import { type AudioSendOptions, PlainRtpClient, type VideoSendOptions } from './support/plainRtpClient.ts';
 
 const MAX_AUDIBLE = 5;
 /** Packets a paused stream may still show in a window (none expected; slack for a packet in flight). */
@@ -58,7 +58,11 @@ test.after(async () => {
 	exitSoon();
 });
 
-async function join(conference: Conference, name: string, media: { audio?: AudioSendOptions; video?: VideoSendOptions } = {}): Promise<PlainRtpClient> {
+async function join(
+	conference: Conference,
+	name: string,
+	media: { audio?: AudioSendOptions; video?: VideoSendOptions } = {},
+): Promise<PlainRtpClient> {
 	const client = await PlainRtpClient.join({ conference, rtpCapabilities: sft.rtpCapabilities, name, ...media });
 	clients.push(client);
 	return client;
@@ -136,10 +140,17 @@ test('audio: listeners hear only the 5 loudest; a speaker hears the 5 loudest ot
 	await Promise.all([...speakers, ...listeners].map((c) => c.settled()));
 	for (const s of speakers) s.startSending();
 
-	const byLoudness = speakers.map((speaker, i) => ({ speaker, level: levels[i]! })).sort((a, b) => a.level - b.level).map((e) => e.speaker);
+	const byLoudness = speakers
+		.map((speaker, i) => ({ speaker, level: levels[i]! }))
+		.sort((a, b) => a.level - b.level)
+		.map((e) => e.speaker);
 	const loudest = byLoudness[0]!;
 	const quietest = byLoudness[6]!;
-	await waitFor(() => sameList(conference.audioRanking.slice(0, 6), byLoudness.slice(0, 6).map(audioId)), 'the observer to rank the 6 loudest', 10_000);
+	await waitFor(
+		() => sameList(conference.audioRanking.slice(0, 6), byLoudness.slice(0, 6).map(audioId)),
+		'the observer to rank the 6 loudest',
+		10_000,
+	);
 	await settle([...speakers, ...listeners]);
 
 	let window = await measure(speakers);
@@ -173,19 +184,25 @@ test('audio: listeners hear only the 5 loudest; a speaker hears the 5 loudest ot
 	const nowAudible = [quietest, ...byLoudness.slice(0, 4)];
 	const droppedOut = byLoudness[4]!;
 	for (const listener of listeners) {
-		for (const speaker of nowAudible) assertFlowing(listener, audioId(speaker), window, `after change: ${speaker.participant.displayName} audible`);
+		for (const speaker of nowAudible)
+			assertFlowing(listener, audioId(speaker), window, `after change: ${speaker.participant.displayName} audible`);
 		assertPaused(listener, audioId(droppedOut), window, 'after change: previous 5th dropped out');
 		assertPaused(listener, audioId(byLoudness[5]!), window, 'after change: 6th still out');
 	}
 	await Promise.all([...speakers, ...listeners].map((c) => c.stop()));
-	assert.is(speakers.reduce((n, s) => n + s.ownPackets + s.misrouted, 0), 0, 'no own or misrouted packets');
+	assert.is(
+		speakers.reduce((n, s) => n + s.ownPackets + s.misrouted, 0),
+		0,
+		'no own or misrouted packets',
+	);
 });
 
 test('video: a view of 2 receives exactly those 2, switching views switches streams, 10 ids are refused', async () => {
 	const conference = await sft.getOrCreateConference(`video-${randomUUID()}`);
 	const cameras: PlainRtpClient[] = [];
 	// Key frames only on request: a switched-in stream must come from mediasoup's PLI.
-	for (let i = 0; i < 4; i++) cameras.push(await join(conference, `camera${i}`, { video: { packetsPerSecond: 100, framesPerSecond: 25, keyFrameIntervalMs: 0 } }));
+	for (let i = 0; i < 4; i++)
+		cameras.push(await join(conference, `camera${i}`, { video: { packetsPerSecond: 100, framesPerSecond: 25, keyFrameIntervalMs: 0 } }));
 	const viewer = await join(conference, 'viewer');
 	await viewer.settled();
 	assert.is(viewer.remoteStreams.length, 4);
@@ -215,7 +232,10 @@ test('video: a view of 2 receives exactly those 2, switching views switches stre
 	);
 	assert.instance(refusal, MediaError);
 	assert.is((refusal as MediaError).code, 'view_too_large');
-	assert.ok(viewer.participant.isSelected(videoId(c1), 'video') && !viewer.participant.isSelected(videoId(c0), 'video'), 'a refused view leaves the old one in place');
+	assert.ok(
+		viewer.participant.isSelected(videoId(c1), 'video') && !viewer.participant.isSelected(videoId(c0), 'video'),
+		'a refused view leaves the old one in place',
+	);
 	await Promise.all([...cameras, viewer].map((c) => c.stop()));
 });
 
@@ -258,7 +278,9 @@ test('worker killed: conference closes with worker_died, the pool replaces the w
 
 	const dead = conference.mediaWorker;
 	const closed = new Promise<string>((resolve) => conference.once('closed', resolve));
-	const replaced = new Promise<MediaWorker | undefined>((resolve) => sft.pool.once('workerDied', (_dead, _error, replacement) => resolve(replacement)));
+	const replaced = new Promise<MediaWorker | undefined>((resolve) =>
+		sft.pool.once('workerDied', (_dead, _error, replacement) => resolve(replacement)),
+	);
 	process.kill(dead.pid, 'SIGKILL');
 	assert.is(await withTimeout(closed, 5000, 'conference closed'), 'worker_died');
 	const replacement = await withTimeout(replaced, 10_000, 'worker replaced');

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestServer, watchdog } from './support/testServer.ts';
-import { waitUntil, WeriftCaller, type WeriftCallerOptions } from './support/weriftCaller.ts';
+import { WeriftCaller, type WeriftCallerOptions, waitUntil } from './support/weriftCaller.ts';
 
 const testServer = new TestServer('signalling-call-test-secret');
 watchdog('signalling-call.test.ts', 85);
@@ -114,10 +114,19 @@ test('setView: a viewer of 4 video senders receives exactly the 2 it views', asy
 			for (const id of view) assert.ok(delta(id) > 15, `viewed ${id}: ${delta(id)} new packets in 1.5 s, want > 15`);
 			for (const id of hidden) assert.is(delta(id), 0, `hidden ${id}: new packets after the switch`);
 			// Only hidden consumers were paused, and nothing else paused or resumed except the newly viewed.
-			const changes = v.signalling.events.slice(mark).filter((e) => e.event === 'consumerPaused').map((e) => e.payload as { consumerId: string; paused: boolean });
-			const paused = changes.filter((c) => c.paused).map((c) => c.consumerId).sort();
+			const changes = v.signalling.events
+				.slice(mark)
+				.filter((e) => e.event === 'consumerPaused')
+				.map((e) => e.payload as { consumerId: string; paused: boolean });
+			const paused = changes
+				.filter((c) => c.paused)
+				.map((c) => c.consumerId)
+				.sort();
 			assert.equal(paused, hidden.map(consumerOf).sort(), 'consumers paused by the view');
-			return changes.filter((c) => !c.paused).map((c) => c.consumerId).sort();
+			return changes
+				.filter((c) => !c.paused)
+				.map((c) => c.consumerId)
+				.sort();
 		};
 
 		const [s0, s1, s2, s3] = ids as [string, string, string, string];

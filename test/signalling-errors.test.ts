@@ -4,8 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MAX_PAYLOAD_BYTES } from '../signalling/protocol.ts';
+import { type ResponseData, SignallingClient } from './support/signallingClient.ts';
 import { TestServer, watchdog } from './support/testServer.ts';
-import { SignallingClient, type ResponseData } from './support/signallingClient.ts';
 
 const testServer = new TestServer('signalling-errors-test-secret');
 watchdog('signalling-errors.test.ts', 60);
@@ -58,10 +58,15 @@ test('token refusals: missing, forged, expired, other conference, join right wit
 	const client = await connect();
 	assert.is(await client.expectError('join', joinPayload('tok-a', undefined)), 'token_missing');
 	assert.is(await client.expectError('join', joinPayload('tok-a', '')), 'token_missing');
-	assert.is(await client.expectError('join', joinPayload('tok-a', token('mallory', 'tok-a', 'start', { secret: 'some-other-secret-1234' }))), 'token_invalid');
+	assert.is(
+		await client.expectError('join', joinPayload('tok-a', token('mallory', 'tok-a', 'start', { secret: 'some-other-secret-1234' }))),
+		'token_invalid',
+	);
 	// A genuine MAC on altered claims (conference swapped in the body) does not verify either.
 	const [, genuineMac] = token('mallory', 'tok-b').split('.');
-	const alteredBody = Buffer.from(JSON.stringify({ u: 'mallory', c: 'tok-a', r: 'start', exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url');
+	const alteredBody = Buffer.from(
+		JSON.stringify({ u: 'mallory', c: 'tok-a', r: 'start', exp: Math.floor(Date.now() / 1000) + 600 }),
+	).toString('base64url');
 	assert.is(await client.expectError('join', joinPayload('tok-a', `${alteredBody}.${genuineMac}`)), 'token_invalid');
 	assert.is(await client.expectError('join', joinPayload('tok-a', 'not-a-token')), 'token_invalid');
 	assert.is(await client.expectError('join', joinPayload('tok-a', token('alice', 'tok-a', 'start', { expiresIn: -5 }))), 'token_expired');
@@ -96,7 +101,11 @@ test('malformed, unknown and out-of-order requests get error codes; nobody is di
 	const conference = 'rogue-room';
 
 	// Out of order before joining.
-	const sendParams = { transportId: 'x', kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000 }] } };
+	const sendParams = {
+		transportId: 'x',
+		kind: 'audio',
+		rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000 }] },
+	};
 	assert.is(await rogue.expectError('produce', sendParams), 'not_joined');
 	assert.is(await rogue.expectError('createTransport', { direction: 'send' }), 'not_joined');
 	assert.is(await rogue.expectError('setView', { producerIds: [] }), 'not_joined');
@@ -140,7 +149,11 @@ test('malformed, unknown and out-of-order requests get error codes; nobody is di
 	// A request without an acknowledgement gets its refusal as a requestError event.
 	const refusal = rogue.waitForAny('requestError', () => true, 3000);
 	rogue.socket.emit('noSuchMethod', {});
-	assert.equal(await refusal, { method: 'noSuchMethod', ok: false, error: { code: 'unknown_method', message: 'unknown request "noSuchMethod"' } });
+	assert.equal(await refusal, {
+		method: 'noSuchMethod',
+		ok: false,
+		error: { code: 'unknown_method', message: 'unknown request "noSuchMethod"' },
+	});
 
 	// Everyone is still connected and served.
 	assert.ok(rogue.connected, 'rogue still connected');
@@ -196,7 +209,10 @@ test('draining refuses new conferences but still admits joins to running ones', 
 	assert.is(await late.expectError('join', joinPayload('drain-new', token('late', 'drain-new', 'start'))), 'server_draining');
 	assert.is(s.sft.getConference('drain-new'), undefined);
 	const joined = await late.request('join', joinPayload('drain-old', token('late', 'drain-old', 'start')));
-	assert.equal(joined.participants.map((p) => p.userId), ['host']);
+	assert.equal(
+		joined.participants.map((p) => p.userId),
+		['host'],
+	);
 	const guest = await connect();
 	await guest.request('join', joinPayload('drain-old', token('guest', 'drain-old', 'join')));
 	assert.is(s.sft.getConference('drain-old')?.participants.length, 3);

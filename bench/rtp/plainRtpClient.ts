@@ -3,7 +3,13 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { types as ms } from 'mediasoup';
 import type { Conference } from '../../sft/Conference.ts';
 import type { Participant } from '../../sft/Participant.ts';
-import { AUDIO_LEVEL_EXTENSION_ID, OPUS_PAYLOAD_TYPE, VP8_PAYLOAD_TYPE, opusProducerParameters, vp8ProducerParameters } from './producerParameters.ts';
+import {
+	AUDIO_LEVEL_EXTENSION_ID,
+	OPUS_PAYLOAD_TYPE,
+	opusProducerParameters,
+	VP8_PAYLOAD_TYPE,
+	vp8ProducerParameters,
+} from './producerParameters.ts';
 import { isRtcp, keyFrameRequests, nowMs, parseRtpPacket } from './rtpPackets.ts';
 import { StreamSender } from './streamSender.ts';
 import { DelayHistogram, StreamCounter } from './streamStats.ts';
@@ -139,7 +145,7 @@ export class PlainRtpClient {
 			let recvTransportId: string | undefined;
 			if (options.receive ?? true) {
 				const recv = await participant.createPlainTransport('recv');
-				await participant.connectTransport(recv.transportId, { ip: host, port: (recvSocket.address()).port });
+				await participant.connectTransport(recv.transportId, { ip: host, port: recvSocket.address().port });
 				recvTransportId = recv.transportId;
 			}
 			const client = new PlainRtpClient({ options, participant, sendSocket, recvSocket, sendTarget, recvTransportId, audio, video });
@@ -327,7 +333,10 @@ function randomSsrc(): number {
 
 function bindSocket(host: string, recvBufferBytes: number | undefined): Promise<Socket> {
 	return new Promise((resolve, reject) => {
-		const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ...(recvBufferBytes ? { recvBufferSize: recvBufferBytes } : {}) });
+		const socket = createSocket({
+			type: host.includes(':') ? 'udp6' : 'udp4',
+			...(recvBufferBytes ? { recvBufferSize: recvBufferBytes } : {}),
+		});
 		socket.once('error', reject);
 		socket.bind(0, host, () => {
 			socket.off('error', reject);

@@ -1,5 +1,5 @@
-import type { Logger } from 'pino';
 import type { types as ms } from 'mediasoup';
+import type { Logger } from 'pino';
 import type { Conference } from '../../sft/Conference.ts';
 import type { Participant } from '../../sft/Participant.ts';
 import type { PipeRelay } from '../../sft/PipeRelay.ts';
@@ -53,7 +53,10 @@ export class ConferenceLink {
 		}
 		this.#unsubscribe.push(
 			c.subscribe('participantJoined', (p) => this.#announceParticipant(p)),
-			c.subscribe('participantLeft', (p) => this.#forwarded(p) && this.#queueOut(() => this.#send('conf:participantLeft', { participantId: p.id }))),
+			c.subscribe(
+				'participantLeft',
+				(p) => this.#forwarded(p) && this.#queueOut(() => this.#send('conf:participantLeft', { participantId: p.id })),
+			),
 			c.subscribe('producerAdded', (p, producer) => this.#announceProducer(p, producer)),
 			c.subscribe('producerClosed', (p, producer) => {
 				if (!this.#forwarded(p)) return;
@@ -70,9 +73,11 @@ export class ConferenceLink {
 
 	/** Applies a message from the partner, in arrival order. */
 	handle<N extends LinkMessageName>(name: N, message: LinkMessage<N>): Promise<void> {
-		const next = this.#incoming.then(() => this.#apply(name, message)).catch((error: unknown) => {
-			this.#logger.warn({ err: error, message: name }, 'could not apply federation message');
-		});
+		const next = this.#incoming
+			.then(() => this.#apply(name, message))
+			.catch((error: unknown) => {
+				this.#logger.warn({ err: error, message: name }, 'could not apply federation message');
+			});
 		this.#incoming = next;
 		return next;
 	}
@@ -93,7 +98,10 @@ export class ConferenceLink {
 			case 'conf:participantJoined': {
 				const { participant } = message as LinkMessage<'conf:participantJoined'>;
 				if (c.getParticipant(participant.participantId)) return;
-				c.addParticipant(participant.userId, participant.displayName, c.rtpCapabilities, { id: participant.participantId, origin: this.peerDomain });
+				c.addParticipant(participant.userId, participant.displayName, c.rtpCapabilities, {
+					id: participant.participantId,
+					origin: this.peerDomain,
+				});
 				return;
 			}
 			case 'conf:participantLeft':

@@ -2,13 +2,13 @@ import type { Logger } from 'pino';
 import type { Conference } from '../../sft/Conference.ts';
 import type { PipeEndpoint, PipeRelayOptions } from '../../sft/PipeRelay.ts';
 import type { Sft } from '../../sft/Sft.ts';
+import { TypedEmitter } from '../../sft/TypedEmitter.ts';
 import { SignallingError } from '../errors.ts';
 import type { Federation } from '../federation/index.ts';
-import { TypedEmitter } from '../../sft/TypedEmitter.ts';
-import { ConferenceLink } from './ConferenceLink.ts';
 import { descriptorWins } from './anchorElection.ts';
+import { ConferenceLink } from './ConferenceLink.ts';
 import type { ConferenceDescriptor, LinkMessage, LinkMessageName } from './linkMessages.ts';
-import { asLinkSocket, SocketPeerChannel, type LinkSocket } from './SocketPeerChannel.ts';
+import { asLinkSocket, type LinkSocket, SocketPeerChannel } from './SocketPeerChannel.ts';
 
 export interface FederationHubOptions {
 	/** This SFT's federation domain. */
@@ -128,7 +128,9 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		const relay = await conference.createPipeRelay(this.#options.relay);
 		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
 		try {
-			const reply = (await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint })) as { endpoint: PipeEndpoint };
+			const reply = (await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint })) as {
+				endpoint: PipeEndpoint;
+			};
 			await relay.connect(reply.endpoint);
 		} catch (error) {
 			this.#unregister(link);
@@ -142,7 +144,11 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	#followConference(conference: Conference): void {
 		conference.once('closed', () => {
 			for (const link of this.linksOf(conference.id)) {
-				if (conference.role === 'federated') void this.#channels.get(link.peerDomain)?.send('conf:detach', { conferenceId: conference.id }).catch(() => undefined);
+				if (conference.role === 'federated')
+					void this.#channels
+						.get(link.peerDomain)
+						?.send('conf:detach', { conferenceId: conference.id })
+						.catch(() => undefined);
 				this.#unregister(link);
 			}
 			this.#descriptors.delete(conference.id);
@@ -156,7 +162,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		for (const link of this.linksOf(conference.id)) {
 			const channel = this.#channels.get(link.peerDomain);
 			this.#unregister(link);
-			if (link.peerDomain !== descriptor.anchorDomain) void channel?.send('conf:rehome', { conferenceId: conference.id, descriptor }).catch(() => undefined);
+			if (link.peerDomain !== descriptor.anchorDomain)
+				void channel?.send('conf:rehome', { conferenceId: conference.id, descriptor }).catch(() => undefined);
 		}
 		this.#followConference(conference);
 		await this.#attach(conference, descriptor);

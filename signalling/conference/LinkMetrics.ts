@@ -1,12 +1,29 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
 import type { types as ms } from 'mediasoup';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { CumulativeCounter } from '../../sft/CumulativeCounter.ts';
 import type { FederationHub } from './FederationHub.ts';
 
 type Labels = 'remote_domain' | 'direction' | 'kind';
 // Each mediasoup stats call returns an array; RTP stream stats carry these fields.
-type StreamStats = { type: string; kind: ms.MediaKind; packetCount?: number; byteCount?: number; packetsLost: number; fractionLost: number; pliCount: number; firCount: number; roundTripTime?: number };
-type TransportStats = { bytesSent: number; bytesReceived: number; sendBitrate: number; recvBitrate: number; rtxBytesSent: number; rtxBytesReceived: number };
+type StreamStats = {
+	type: string;
+	kind: ms.MediaKind;
+	packetCount?: number;
+	byteCount?: number;
+	packetsLost: number;
+	fractionLost: number;
+	pliCount: number;
+	firCount: number;
+	roundTripTime?: number;
+};
+type TransportStats = {
+	bytesSent: number;
+	bytesReceived: number;
+	sendBitrate: number;
+	recvBitrate: number;
+	rtxBytesSent: number;
+	rtxBytesReceived: number;
+};
 
 /**
  * What federation costs, per partner SFT and direction (tx = towards the
@@ -34,16 +51,41 @@ export class LinkMetrics {
 	constructor(hub: FederationHub, registry: Registry, pollIntervalMs: number) {
 		this.#hub = hub;
 		const registers = [registry];
-		const counter = (name: string, help: string, labelNames: Labels[]) => new CumulativeCounter(new Counter<Labels>({ name, help, labelNames, registers }));
+		const counter = (name: string, help: string, labelNames: Labels[]) =>
+			new CumulativeCounter(new Counter<Labels>({ name, help, labelNames, registers }));
 		const gauge = (name: string, help: string, labelNames: Labels[]) => new Gauge<Labels>({ name, help, labelNames, registers });
-		this.#bytes = counter('sft_federation_link_bytes_total', 'All bytes on federation media links (RTP, RTX, RTCP, SRTP overhead)', ['remote_domain', 'direction']);
-		this.#rtpBytes = counter('sft_federation_link_rtp_bytes_total', 'Media RTP bytes relayed over federation links', ['remote_domain', 'direction', 'kind']);
-		this.#rtpPackets = counter('sft_federation_link_rtp_packets_total', 'Media RTP packets relayed over federation links', ['remote_domain', 'direction', 'kind']);
-		this.#rtxBytes = counter('sft_federation_link_rtx_bytes_total', 'Retransmission bytes on federation links', ['remote_domain', 'direction']);
-		this.#lost = counter('sft_federation_link_packets_lost_total', 'RTP packets lost on federation links (tx: reported by the partner)', ['remote_domain', 'direction']);
-		this.#keyframeRequests = counter('sft_federation_link_keyframe_requests_total', 'PLI/FIR over federation links (tx: we asked the partner, rx: the partner asked us)', ['remote_domain', 'direction']);
+		this.#bytes = counter('sft_federation_link_bytes_total', 'All bytes on federation media links (RTP, RTX, RTCP, SRTP overhead)', [
+			'remote_domain',
+			'direction',
+		]);
+		this.#rtpBytes = counter('sft_federation_link_rtp_bytes_total', 'Media RTP bytes relayed over federation links', [
+			'remote_domain',
+			'direction',
+			'kind',
+		]);
+		this.#rtpPackets = counter('sft_federation_link_rtp_packets_total', 'Media RTP packets relayed over federation links', [
+			'remote_domain',
+			'direction',
+			'kind',
+		]);
+		this.#rtxBytes = counter('sft_federation_link_rtx_bytes_total', 'Retransmission bytes on federation links', [
+			'remote_domain',
+			'direction',
+		]);
+		this.#lost = counter('sft_federation_link_packets_lost_total', 'RTP packets lost on federation links (tx: reported by the partner)', [
+			'remote_domain',
+			'direction',
+		]);
+		this.#keyframeRequests = counter(
+			'sft_federation_link_keyframe_requests_total',
+			'PLI/FIR over federation links (tx: we asked the partner, rx: the partner asked us)',
+			['remote_domain', 'direction'],
+		);
 		this.#bitrate = gauge('sft_federation_link_bitrate_bps', 'Current bitrate of federation links', ['remote_domain', 'direction']);
-		this.#lossRatio = gauge('sft_federation_link_loss_ratio', 'Mean fraction of packets lost on federation links over the last report', ['remote_domain', 'direction']);
+		this.#lossRatio = gauge('sft_federation_link_loss_ratio', 'Mean fraction of packets lost on federation links over the last report', [
+			'remote_domain',
+			'direction',
+		]);
 		this.#rtt = gauge('sft_federation_link_rtt_seconds', 'Round-trip time to the partner SFT, from RTCP', ['remote_domain']);
 		this.#streams = gauge('sft_federation_link_relayed_streams', 'Streams relayed over federation links', ['remote_domain', 'direction']);
 		new Gauge({
@@ -55,7 +97,12 @@ export class LinkMetrics {
 				for (const { domain, up } of hub.channelStates) this.set({ remote_domain: domain }, up ? 1 : 0);
 			},
 		});
-		const reconnects = new Counter({ name: 'sft_federation_link_reconnects_total', help: 'Federation links re-established after a loss', labelNames: ['remote_domain'], registers });
+		const reconnects = new Counter({
+			name: 'sft_federation_link_reconnects_total',
+			help: 'Federation links re-established after a loss',
+			labelNames: ['remote_domain'],
+			registers,
+		});
 		hub.on('reattached', (domain) => reconnects.inc({ remote_domain: domain }));
 		// The timer skips a tick while a poll is still running rather than queueing up.
 		this.#timer = setInterval(() => void (this.#busy || this.poll()), pollIntervalMs);
@@ -98,7 +145,10 @@ export class LinkMetrics {
 				}),
 			);
 			for (const [remote_domain, { tx, rx }] of perDomain) {
-				for (const [direction, s] of [['tx', tx], ['rx', rx]] as const) {
+				for (const [direction, s] of [
+					['tx', tx],
+					['rx', rx],
+				] as const) {
 					this.#bitrate.set({ remote_domain, direction }, s.bitrate);
 					this.#streams.set({ remote_domain, direction }, s.streams);
 					this.#lossRatio.set({ remote_domain, direction }, s.lossReports ? s.lossSum / s.lossReports : 0);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Socket as ServerSocket } from 'socket.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import type { PeerChannel } from './ConferenceLink.ts';
-import { linkMessageNames, linkMessageSchemas, type LinkMessage, type LinkMessageName } from './linkMessages.ts';
+import { type LinkMessage, type LinkMessageName, linkMessageNames, linkMessageSchemas } from './linkMessages.ts';
 
 /** The part of a socket.io socket (server or client side) a channel uses. */
 export interface LinkSocket {
@@ -21,7 +21,11 @@ export function asLinkSocket(socket: ServerSocket | ClientSocket): LinkSocket {
 }
 
 export type LinkReply = { ok: true; data?: unknown } | { ok: false; error: { code: string; message: string } };
-export type LinkMessageHandler = <N extends LinkMessageName>(channel: SocketPeerChannel, name: N, message: LinkMessage<N>) => Promise<unknown>;
+export type LinkMessageHandler = <N extends LinkMessageName>(
+	channel: SocketPeerChannel,
+	name: N,
+	message: LinkMessage<N>,
+) => Promise<unknown>;
 
 const REQUEST_TIMEOUT_MS = 5000;
 

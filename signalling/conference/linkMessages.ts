@@ -48,4 +48,3 @@ export const linkMessageSchemas = {
 export type LinkMessageName = keyof typeof linkMessageSchemas;
 export type LinkMessage<N extends LinkMessageName> = z.output<(typeof linkMessageSchemas)[N]>;
 export const linkMessageNames = Object.keys(linkMessageSchemas) as LinkMessageName[];
-

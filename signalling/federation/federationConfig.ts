@@ -1,52 +1,50 @@
-import { isIP } from "node:net";
-import { z } from "zod";
-import { normalizeDomain } from "../../certs/domainName.ts";
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { normalizeDomain } from '../../certs/domainName.ts';
 
 /** Default federation port; deliberately distinct from the client signalling port. */
 export const DEFAULT_FEDERATION_PORT = 9443;
 
 const domainSchema = z.string().transform((value, context) => {
-  const domain = normalizeDomain(value);
-  if (!domain) {
-    context.addIssue({ code: "custom", message: `"${value}" is not a valid DNS domain` });
-    return z.NEVER;
-  }
-  return domain;
+	const domain = normalizeDomain(value);
+	if (!domain) {
+		context.addIssue({ code: 'custom', message: `"${value}" is not a valid DNS domain` });
+		return z.NEVER;
+	}
+	return domain;
 });
 
 const portSchema = z.number().int().min(0).max(65_535);
 
 /** `host:port`, `[v6]:port` or a bare address (port 53), as dns.Resolver#setServers accepts. */
 const dnsServerSchema = z.string().refine((value) => {
-  const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(value) ?? /^([^:]+)(?::(\d+))?$/.exec(value);
-  if (match) return isIP(match[1] ?? "") !== 0 && (match[2] === undefined || Number(match[2]) <= 65_535);
-  return isIP(value) === 6;
-}, "expected an IP address with optional port, e.g. 127.0.0.1:53 or [::1]:53");
+	const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(value) ?? /^([^:]+)(?::(\d+))?$/.exec(value);
+	if (match) return isIP(match[1] ?? '') !== 0 && (match[2] === undefined || Number(match[2]) <= 65_535);
+	return isIP(value) === 6;
+}, 'expected an IP address with optional port, e.g. 127.0.0.1:53 or [::1]:53');
 
 const peerEndpointSchema = z.object({
-  host: z.string().min(1),
-  port: portSchema.default(DEFAULT_FEDERATION_PORT),
+	host: z.string().min(1),
+	port: portSchema.default(DEFAULT_FEDERATION_PORT),
 });
 
 const enabledFederationConfigSchema = z.object({
-  enabled: z.literal(true),
-  /** This SFT's organisation domain; must be a DNS SAN of certFile. */
-  domain: domainSchema,
-  listen: z
-    .object({ ip: z.string().default("0.0.0.0"), port: portSchema.default(DEFAULT_FEDERATION_PORT) })
-    .prefault({}),
-  /** Host name partners reach us at (the target of our SRV record); informational. */
-  announcedHost: z.string().min(1).optional(),
-  certFile: z.string().min(1),
-  keyFile: z.string().min(1),
-  trustBundleFile: z.string().min(1),
-  allowList: z.array(domainSchema).default([]),
-  /** Accept any domain a CA in the bundle vouches for (e.g. one shared federation CA). */
-  allowAnyTrustedDomain: z.boolean().default(false),
-  /** Static discovery overrides; they win over DNS SRV. */
-  peers: z.record(domainSchema, peerEndpointSchema).default({}),
-  /** Resolvers for SRV lookups; omit to use the system's. */
-  dnsServers: z.array(dnsServerSchema).optional(),
+	enabled: z.literal(true),
+	/** This SFT's organisation domain; must be a DNS SAN of certFile. */
+	domain: domainSchema,
+	listen: z.object({ ip: z.string().default('0.0.0.0'), port: portSchema.default(DEFAULT_FEDERATION_PORT) }).prefault({}),
+	/** Host name partners reach us at (the target of our SRV record); informational. */
+	announcedHost: z.string().min(1).optional(),
+	certFile: z.string().min(1),
+	keyFile: z.string().min(1),
+	trustBundleFile: z.string().min(1),
+	allowList: z.array(domainSchema).default([]),
+	/** Accept any domain a CA in the bundle vouches for (e.g. one shared federation CA). */
+	allowAnyTrustedDomain: z.boolean().default(false),
+	/** Static discovery overrides; they win over DNS SRV. */
+	peers: z.record(domainSchema, peerEndpointSchema).default({}),
+	/** Resolvers for SRV lookups; omit to use the system's. */
+	dnsServers: z.array(dnsServerSchema).optional(),
 });
 
 const disabledFederationConfigSchema = z.object({ enabled: z.literal(false).default(false) });
@@ -55,7 +53,7 @@ const disabledFederationConfigSchema = z.object({ enabled: z.literal(false).defa
  * The `federation` section of the main config. When disabled nothing else is
  * required; when enabled, domain and the three PEM files are.
  */
-export const federationConfigSchema = z.discriminatedUnion("enabled", [enabledFederationConfigSchema, disabledFederationConfigSchema]);
+export const federationConfigSchema = z.discriminatedUnion('enabled', [enabledFederationConfigSchema, disabledFederationConfigSchema]);
 
 export type FederationConfig = z.infer<typeof federationConfigSchema>;
 export type FederationConfigInput = z.input<typeof federationConfigSchema>;

@@ -1,4 +1,4 @@
-import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 
 /**
  * DER certificates of the peer, leaf first, as far as OpenSSL exposes them.
@@ -6,14 +6,14 @@ import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
  * because certs/ only ever trusts anchors from the trust bundle itself.
  */
 export function peerCertificateChain(socket: TLSSocket): Uint8Array[] {
-  const chain: Uint8Array[] = [];
-  let current: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  const seen = new Set<DetailedPeerCertificate>();
-  // An empty object (no `raw`) means the peer sent no certificate.
-  while (current?.raw && !seen.has(current)) {
-    seen.add(current);
-    chain.push(new Uint8Array(current.raw));
-    current = current.issuerCertificate;
-  }
-  return chain;
+	const chain: Uint8Array[] = [];
+	let current: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+	const seen = new Set<DetailedPeerCertificate>();
+	// An empty object (no `raw`) means the peer sent no certificate.
+	while (current?.raw && !seen.has(current)) {
+		seen.add(current);
+		chain.push(new Uint8Array(current.raw));
+		current = current.issuerCertificate;
+	}
+	return chain;
 }

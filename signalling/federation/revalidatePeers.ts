@@ -1,12 +1,12 @@
-import type { Logger } from "pino";
-import { verifyPeerCertificate } from "../../certs/verifyPeerCertificate.ts";
-import type { TrustMaterial } from "./trustMaterial.ts";
+import type { Logger } from 'pino';
+import { verifyPeerCertificate } from '../../certs/verifyPeerCertificate.ts';
+import type { TrustMaterial } from './trustMaterial.ts';
 
 /** What revalidation needs of a connected link, inbound or outbound. */
 export interface LinkUnderCheck {
-  readonly domain: string;
-  readonly chainDer: Uint8Array[];
-  disconnect(): void;
+	readonly domain: string;
+	readonly chainDer: Uint8Array[];
+	disconnect(): void;
 }
 
 /**
@@ -15,27 +15,30 @@ export interface LinkUnderCheck {
  * Returns the dropped domains.
  */
 export async function revalidateLinks(
-  links: Iterable<LinkUnderCheck>,
-  trust: TrustMaterial,
-  role: "client" | "server",
-  logger: Logger,
-  now = new Date(),
+	links: Iterable<LinkUnderCheck>,
+	trust: TrustMaterial,
+	role: 'client' | 'server',
+	logger: Logger,
+	now = new Date(),
 ): Promise<string[]> {
-  const dropped: string[] = [];
-  const direction = role === "client" ? "inbound" : "outbound";
-  for (const link of [...links]) {
-    const result = await verifyPeerCertificate({
-      now,
-      chainDer: link.chainDer,
-      trustBundle: trust.trustBundle,
-      claimedDomain: link.domain,
-      role,
-      allowedDomains: trust.allowedDomains,
-    });
-    if (result.ok) continue;
-    logger.warn({ domain: link.domain, reason: result.reason, detail: result.detail }, `disconnecting ${direction} federation peer: no longer trusted`);
-    dropped.push(link.domain);
-    link.disconnect();
-  }
-  return dropped;
+	const dropped: string[] = [];
+	const direction = role === 'client' ? 'inbound' : 'outbound';
+	for (const link of [...links]) {
+		const result = await verifyPeerCertificate({
+			now,
+			chainDer: link.chainDer,
+			trustBundle: trust.trustBundle,
+			claimedDomain: link.domain,
+			role,
+			allowedDomains: trust.allowedDomains,
+		});
+		if (result.ok) continue;
+		logger.warn(
+			{ domain: link.domain, reason: result.reason, detail: result.detail },
+			`disconnecting ${direction} federation peer: no longer trusted`,
+		);
+		dropped.push(link.domain);
+		link.disconnect();
+	}
+	return dropped;
 }

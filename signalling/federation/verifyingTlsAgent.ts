@@ -1,18 +1,18 @@
-import { Agent, type RequestOptions } from "node:https";
-import type { LookupFunction } from "node:net";
-import type { Duplex } from "node:stream";
-import { connect, type TLSSocket } from "node:tls";
-import type { PeerVerification } from "../../certs/verifyPeerCertificate.ts";
-import { peerCertificateChain } from "./peerCertificateChain.ts";
+import { Agent, type RequestOptions } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect, type TLSSocket } from 'node:tls';
+import type { PeerVerification } from '../../certs/verifyPeerCertificate.ts';
+import { peerCertificateChain } from './peerCertificateChain.ts';
 
 export interface VerifyingTlsAgentOptions {
-  tls: { cert: string; key: string; ca: string };
-  /** SNI: the partner domain we mean to reach. */
-  servername: string;
-  /** Decides whether the server's certificate chain (leaf first) is acceptable. */
-  verify: (chainDer: Uint8Array[]) => Promise<PeerVerification>;
-  lookup?: LookupFunction | undefined;
-  timeoutMs: number;
+	tls: { cert: string; key: string; ca: string };
+	/** SNI: the partner domain we mean to reach. */
+	servername: string;
+	/** Decides whether the server's certificate chain (leaf first) is acceptable. */
+	verify: (chainDer: Uint8Array[]) => Promise<PeerVerification>;
+	lookup?: LookupFunction | undefined;
+	timeoutMs: number;
 }
 
 /**
@@ -22,62 +22,62 @@ export interface VerifyingTlsAgentOptions {
  * One agent per dial: it remembers what happened for error reporting.
  */
 export class VerifyingTlsAgent extends Agent {
-  /** Outcome of the last verification (undefined if TLS never completed). */
-  verification: PeerVerification | undefined;
-  remoteAddress: string | undefined;
-  /** The server's chain as verified, for re-verification after trust reloads. */
-  verifiedChain: Uint8Array[] = [];
+	/** Outcome of the last verification (undefined if TLS never completed). */
+	verification: PeerVerification | undefined;
+	remoteAddress: string | undefined;
+	/** The server's chain as verified, for re-verification after trust reloads. */
+	verifiedChain: Uint8Array[] = [];
 
-  constructor(private readonly settings: VerifyingTlsAgentOptions) {
-    super({ keepAlive: false, maxCachedSessions: 0 });
-  }
+	constructor(private readonly settings: VerifyingTlsAgentOptions) {
+		super({ keepAlive: false, maxCachedSessions: 0 });
+	}
 
-  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    let settled = false;
-    const finish = (error: Error | null, socket: TLSSocket) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.off("error", onError);
-      callback?.(error, socket);
-    };
-    const socket = connect({
-      host: options.host ?? options.hostname ?? "localhost",
-      port: Number(options.port),
-      servername: this.settings.servername,
-      ...this.settings.tls,
-      // Verification is ours (below), so the refusal reason is known and recorded.
-      rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
-      minVersion: "TLSv1.2",
-      ...(this.settings.lookup ? { lookup: this.settings.lookup } : {}),
-    });
-    const onError = (error: Error) => finish(error, socket);
-    socket.on("error", onError);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      finish(new Error(`TLS connection timed out after ${this.settings.timeoutMs} ms`), socket);
-    }, this.settings.timeoutMs);
-    socket.once("secureConnect", () => {
-      this.remoteAddress = socket.remoteAddress;
-      const chain = peerCertificateChain(socket);
-      void this.settings.verify(chain).then(
-        (result) => {
-          this.verification = result;
-          if (result.ok) {
-            this.verifiedChain = chain;
-            finish(null, socket);
-          } else {
-            socket.destroy();
-            finish(new Error("server certificate refused"), socket);
-          }
-        },
-        (error: unknown) => {
-          socket.destroy();
-          finish(error instanceof Error ? error : new Error(String(error)), socket);
-        },
-      );
-    });
-    return undefined; // handed over asynchronously through `callback`
-  }
+	override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+		let settled = false;
+		const finish = (error: Error | null, socket: TLSSocket) => {
+			if (settled) return;
+			settled = true;
+			clearTimeout(timer);
+			socket.off('error', onError);
+			callback?.(error, socket);
+		};
+		const socket = connect({
+			host: options.host ?? options.hostname ?? 'localhost',
+			port: Number(options.port),
+			servername: this.settings.servername,
+			...this.settings.tls,
+			// Verification is ours (below), so the refusal reason is known and recorded.
+			rejectUnauthorized: false,
+			checkServerIdentity: () => undefined,
+			minVersion: 'TLSv1.2',
+			...(this.settings.lookup ? { lookup: this.settings.lookup } : {}),
+		});
+		const onError = (error: Error) => finish(error, socket);
+		socket.on('error', onError);
+		const timer = setTimeout(() => {
+			socket.destroy();
+			finish(new Error(`TLS connection timed out after ${this.settings.timeoutMs} ms`), socket);
+		}, this.settings.timeoutMs);
+		socket.once('secureConnect', () => {
+			this.remoteAddress = socket.remoteAddress;
+			const chain = peerCertificateChain(socket);
+			void this.settings.verify(chain).then(
+				(result) => {
+					this.verification = result;
+					if (result.ok) {
+						this.verifiedChain = chain;
+						finish(null, socket);
+					} else {
+						socket.destroy();
+						finish(new Error('server certificate refused'), socket);
+					}
+				},
+				(error: unknown) => {
+					socket.destroy();
+					finish(error instanceof Error ? error : new Error(String(error)), socket);
+				},
+			);
+		});
+		return undefined; // handed over asynchronously through `callback`
+	}
 }

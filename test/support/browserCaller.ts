@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { loadClientTls } from '../../signalling/clientTls.ts';
 import type { CallInfo, CallOptions, CallStats } from './browser/client.ts';
 
@@ -121,7 +121,9 @@ export interface TestNetwork {
 
 /** A fresh namespace with a veth pair on a free 10.213.X.Y/30. Always close() it. */
 export async function createTestNetwork(): Promise<TestNetwork> {
-	const token = `${process.pid.toString(36)}${randomInt(36 ** 3).toString(36).padStart(3, '0')}`;
+	const token = `${process.pid.toString(36)}${randomInt(36 ** 3)
+		.toString(36)
+		.padStart(3, '0')}`;
 	const namespace = `${NS_PREFIX}${token}`;
 	const hostInterface = `vh-${token}`;
 	const nsInterface = `vn-${token}`;
@@ -142,7 +144,10 @@ export async function createTestNetwork(): Promise<TestNetwork> {
 	let closed = false;
 	const closeSync = () => {
 		// Last resort on abrupt exit (an uncaught error skipped the async cleanup).
-		for (const args of [['link', 'del', hostInterface], ['netns', 'del', namespace]]) {
+		for (const args of [
+			['link', 'del', hostInterface],
+			['netns', 'del', namespace],
+		]) {
 			try {
 				execFileSync('ip', args, { stdio: 'ignore', timeout: 5000 });
 			} catch {
@@ -163,8 +168,14 @@ export async function createTestNetwork(): Promise<TestNetwork> {
 		await ip(['netns', 'add', namespace]);
 		// No IPv6 inside: a link-local address finishing DAD after Chromium has
 		// started is a "network change" that aborts its navigations (ERR_NETWORK_CHANGED).
-		await ip(['netns', 'exec', namespace, 'sh', '-c',
-			'for f in all default; do echo 1 > /proc/sys/net/ipv6/conf/$f/disable_ipv6; done 2>/dev/null || true']);
+		await ip([
+			'netns',
+			'exec',
+			namespace,
+			'sh',
+			'-c',
+			'for f in all default; do echo 1 > /proc/sys/net/ipv6/conf/$f/disable_ipv6; done 2>/dev/null || true',
+		]);
 		await ip(['link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', nsInterface, 'netns', namespace]);
 		await ip(['addr', 'add', `${hostIp}/30`, 'dev', hostInterface]);
 		await ip(['link', 'set', hostInterface, 'up']);
@@ -215,7 +226,8 @@ export interface PageServer {
  */
 export async function startPageServer(ipAddress: string, bundle: string): Promise<PageServer> {
 	const tls = await loadClientTls(undefined, undefined);
-	const html = '<!doctype html><html><head><meta charset="utf-8"><title>SFT browser caller</title></head><body><script src="/client.js"></script></body></html>';
+	const html =
+		'<!doctype html><html><head><meta charset="utf-8"><title>SFT browser caller</title></head><body><script src="/client.js"></script></body></html>';
 	const server: Server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
 		const path = (req.url ?? '/').split('?')[0];
 		if (path === '/' || path === '/index.html') {
@@ -316,7 +328,9 @@ export class BrowserCaller {
 			await page.waitForFunction(() => typeof window.sftCall === 'object', undefined, { timeout: 15_000 });
 		} catch (error) {
 			await context.close().catch(() => undefined);
-			throw new Error(`${name}: the test page did not load from ${pageUrl}: ${(error as Error).message}; console: ${caller.consoleLog.join(' | ')}`);
+			throw new Error(
+				`${name}: the test page did not load from ${pageUrl}: ${(error as Error).message}; console: ${caller.consoleLog.join(' | ')}`,
+			);
 		}
 		return caller;
 	}
@@ -394,7 +408,8 @@ export async function pollUntil<T>(
 export async function makeWorkDir(): Promise<{ dir: string; remove(): Promise<void> }> {
 	for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
 		const pid = Number(/^sft-browser-(\d+)-/.exec(name)?.[1]);
-		if (pid > 0 && pid !== process.pid && !processAlive(pid)) await rm(join(tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
+		if (pid > 0 && pid !== process.pid && !processAlive(pid))
+			await rm(join(tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
 	}
 	const dir = await mkdtemp(join(tmpdir(), `sft-browser-${process.pid}-`));
 	return { dir, remove: () => rm(dir, { recursive: true, force: true }) };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createCertificateAuthority, issueSftCertificate } from '../../certs/index.ts';
-import { mintAccessToken, type AccessRight } from '../../signalling/accessToken.ts';
+import { type AccessRight, mintAccessToken } from '../../signalling/accessToken.ts';
 import { parseConfig, type SftConfig } from '../../signalling/config.ts';
 import { SftServer } from '../../signalling/SftServer.ts';
 
@@ -34,7 +34,12 @@ export class FederatedDomains {
 			let basePort = 42000 + Math.floor(Math.random() * 300) * 10;
 			for (const { domain, allow } of specs) {
 				const ca = cas.get(domain)!;
-				const issued = await issueSftCertificate({ caCertificatePem: ca.certificatePem, caPrivateKeyPem: ca.privateKeyPem, domain, days: 2 });
+				const issued = await issueSftCertificate({
+					caCertificatePem: ca.certificatePem,
+					caPrivateKeyPem: ca.privateKeyPem,
+					domain,
+					days: 2,
+				});
 				const certFile = join(domains.#dir, `${domain}.pem`);
 				const keyFile = join(domains.#dir, `${domain}.key`);
 				writeFileSync(certFile, issued.certificatePem);

@@ -7,7 +7,7 @@
 // Names carry a per-run tag and the owning pid (`sftnet-<pid>-<tag>-<i>`), so a
 // run tears down its own hosts and also those of earlier runs whose process is
 // gone (crashed, SIGKILLed), never those of a concurrent live run.
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
@@ -141,7 +141,11 @@ export class NetnsHosts {
 
 	/** Runs a command in the host's namespace to completion; returns stdout. */
 	exec(host: NetnsHost, command: string, args: readonly string[], timeoutMs = 10_000): string {
-		return execFileSync('ip', ['netns', 'exec', host.namespace, command, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+		return execFileSync('ip', ['netns', 'exec', host.namespace, command, ...args], {
+			encoding: 'utf8',
+			timeout: timeoutMs,
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
 	}
 
 	/** Kills everything still running in the namespaces and deletes them (and their veth pairs). Idempotent, synchronous. */

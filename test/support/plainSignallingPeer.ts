@@ -43,7 +43,9 @@ export class PlainSignallingPeer {
 	async join(payload: { token: string; conferenceId: string; descriptor?: unknown }): Promise<Record<string, unknown>> {
 		const { rtpCapabilities } = (await this.signalling.requestUnchecked('getCapabilities', [{}])) as { rtpCapabilities: unknown };
 		this.joinData = (await this.signalling.requestUnchecked('join', [{ ...payload, rtpCapabilities }])) as Record<string, unknown>;
-		const recv = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'recv', type: 'plain' }])) as { transportId: string };
+		const recv = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'recv', type: 'plain' }])) as {
+			transportId: string;
+		};
 		this.#recvTransportId = recv.transportId;
 		const port = (this.#udp.address() as AddressInfo).port;
 		await this.signalling.requestUnchecked('connectTransport', [{ transportId: recv.transportId, ip: '127.0.0.1', port }]);
@@ -52,7 +54,11 @@ export class PlainSignallingPeer {
 
 	/** Starts sending Opus at 50 packets/s with a fixed audio level (dBov). */
 	async sendAudio(ssrc: number, levelDbov = 20): Promise<string> {
-		const send = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'send', type: 'plain' }])) as { transportId: string; ip: string; port: number };
+		const send = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'send', type: 'plain' }])) as {
+			transportId: string;
+			ip: string;
+			port: number;
+		};
 		const { producerId } = (await this.signalling.requestUnchecked('produce', [
 			{ transportId: send.transportId, kind: 'audio', rtpParameters: opusProducerParameters(ssrc, `cname-${ssrc}`) },
 		])) as { producerId: string };
@@ -61,7 +67,13 @@ export class PlainSignallingPeer {
 			seq++;
 			const payload = buildOpusPayload(60, { streamId: ssrc, seq, sentAtMs: Date.now() });
 			const packet = buildRtpPacket(
-				{ payloadType: OPUS_PAYLOAD_TYPE, sequenceNumber: seq & 0xffff, timestamp: seq * 960, ssrc, extensions: [audioLevelExtension(AUDIO_LEVEL_EXTENSION_ID, levelDbov)] },
+				{
+					payloadType: OPUS_PAYLOAD_TYPE,
+					sequenceNumber: seq & 0xffff,
+					timestamp: seq * 960,
+					ssrc,
+					extensions: [audioLevelExtension(AUDIO_LEVEL_EXTENSION_ID, levelDbov)],
+				},
 				payload,
 			);
 			this.#udp.send(packet, send.port, send.ip);

@@ -3,7 +3,11 @@ import { spawn } from 'node:child_process';
 const root = new URL('../..', import.meta.url).pathname;
 
 /** Runs a bench script as a user would (its own process), collecting its output. */
-export function runBench(script: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runBench(
+	script: string,
+	args: string[],
+	timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
 	return new Promise((resolve) => {
 		const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
 		let stdout = '';

@@ -6,8 +6,8 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { issueSftCertificate, type IssuedCredentials } from '../../certs/index.ts';
-import { mintAccessToken, type AccessRight } from '../../signalling/accessToken.ts';
+import { type IssuedCredentials, issueSftCertificate } from '../../certs/index.ts';
+import { type AccessRight, mintAccessToken } from '../../signalling/accessToken.ts';
 import { killGroup, type NetnsHost, type NetnsHosts } from './netnsHosts.ts';
 
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;
@@ -79,8 +79,20 @@ export class SftProcess {
 	static async start(options: SftProcessOptions): Promise<SftProcess> {
 		const { domain, host, ca, dir } = options;
 		const file = (name: string) => join(dir, `${domain}.${name}`);
-		const federation = await issueSftCertificate({ caCertificatePem: ca.certificatePem, caPrivateKeyPem: ca.privateKeyPem, domain, hosts: [host.address], days: 2 });
-		const listener = await issueSftCertificate({ caCertificatePem: ca.certificatePem, caPrivateKeyPem: ca.privateKeyPem, domain, hosts: [host.address], days: 2 });
+		const federation = await issueSftCertificate({
+			caCertificatePem: ca.certificatePem,
+			caPrivateKeyPem: ca.privateKeyPem,
+			domain,
+			hosts: [host.address],
+			days: 2,
+		});
+		const listener = await issueSftCertificate({
+			caCertificatePem: ca.certificatePem,
+			caPrivateKeyPem: ca.privateKeyPem,
+			domain,
+			hosts: [host.address],
+			days: 2,
+		});
 		writeFileSync(file('federation.pem'), federation.certificatePem);
 		writeFileSync(file('federation.key'), federation.privateKeyPem, { mode: 0o600 });
 		writeFileSync(file('signalling.pem'), `${listener.certificatePem}${ca.certificatePem}`);
@@ -88,7 +100,12 @@ export class SftProcess {
 		writeFileSync(file('trust.pem'), options.trustBundlePem);
 		// Each namespace has its own port space, so the default ports are free.
 		const config = {
-			signalling: { listen: { ip: host.address, port: 8443 }, certFile: file('signalling.pem'), keyFile: file('signalling.key'), tokenSecret: options.tokenSecret },
+			signalling: {
+				listen: { ip: host.address, port: 8443 },
+				certFile: file('signalling.pem'),
+				keyFile: file('signalling.key'),
+				tokenSecret: options.tokenSecret,
+			},
 			media: { workers: 1, listenIp: host.address, rtcBasePort: 40000, rtcMinPort: 40100, rtcMaxPort: 40999, workerLogLevel: 'warn' },
 			metrics: { listen: { ip: host.address, port: 9090 }, statsIntervalMs: 1000 },
 			shutdown: { drainSeconds: 0 },

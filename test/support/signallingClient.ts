@@ -2,11 +2,12 @@
 // (signalling/protocol.ts): requests resolve with `data` or reject with a
 // RequestError carrying the server's error `code`; server events are logged
 // and can be awaited.
-import type { ConferenceDescriptor } from '../../signalling/conference/linkMessages.ts';
+
 import type { types as ms } from 'mediasoup';
 import { io, type Socket } from 'socket.io-client';
 import type { z } from 'zod';
-import type { ParticipantInfo, ProducerInfo, RequestMethod, ServerEvents, requestSchemas } from '../../signalling/protocol.ts';
+import type { ConferenceDescriptor } from '../../signalling/conference/linkMessages.ts';
+import type { ParticipantInfo, ProducerInfo, RequestMethod, requestSchemas, ServerEvents } from '../../signalling/protocol.ts';
 
 /** What the server puts in `data` for each request (see signalling/ClientSession.ts). */
 export interface ResponseData {
@@ -151,7 +152,11 @@ export class SignallingClient {
 	}
 
 	/** Waits for the next `event` (received after this call) whose payload passes `predicate`. */
-	waitFor<E extends ServerEventName>(event: E, predicate: (payload: ServerEvents[E]) => boolean = () => true, timeoutMs = 5000): Promise<ServerEvents[E]> {
+	waitFor<E extends ServerEventName>(
+		event: E,
+		predicate: (payload: ServerEvents[E]) => boolean = () => true,
+		timeoutMs = 5000,
+	): Promise<ServerEvents[E]> {
 		return this.waitForAny(event, predicate as (payload: unknown) => boolean, timeoutMs) as Promise<ServerEvents[E]>;
 	}
 

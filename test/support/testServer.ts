@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { mintAccessToken, type AccessRight } from '../../signalling/accessToken.ts';
+import { type AccessRight, mintAccessToken } from '../../signalling/accessToken.ts';
 import { parseConfig } from '../../signalling/config.ts';
 import { SftServer } from '../../signalling/SftServer.ts';
 
@@ -32,7 +32,10 @@ export class TestServer {
 	}
 
 	token(user: string, conference: string, right: AccessRight = 'start', options: { secret?: string; expiresIn?: number } = {}): string {
-		return mintAccessToken({ user, conference, right, exp: Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600) }, options.secret ?? this.secret);
+		return mintAccessToken(
+			{ user, conference, right, exp: Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600) },
+			options.secret ?? this.secret,
+		);
 	}
 
 	async close(): Promise<void> {

@@ -3,10 +3,11 @@
 // SRTP over UDP). It sends a synthetic Opus track and a synthetic VP8 track
 // fed with generated RTP, consumes every remote producer, and counts the
 // unique RTP sequence numbers it receives per producer.
-import type { ConferenceDescriptor } from '../../signalling/conference/linkMessages.ts';
+
 import { Device, types as msc } from 'mediasoup-client';
+import type { ConferenceDescriptor } from '../../signalling/conference/linkMessages.ts';
 import type { ProducerInfo } from '../../signalling/protocol.ts';
-import { SignallingClient, type RequestInput, type ResponseData } from './signallingClient.ts';
+import { type RequestInput, type ResponseData, SignallingClient } from './signallingClient.ts';
 
 let polyfillInstalled: Promise<void> | undefined;
 
@@ -80,7 +81,9 @@ export class WeriftCaller {
 	readonly errors: Error[] = [];
 	/** Set when the server ends the conference. */
 	endedReason: string | undefined;
-	#options: Required<Pick<WeriftCallerOptions, 'audio' | 'video' | 'consume' | 'audioPacketsPerSecond' | 'videoFramesPerSecond' | 'keyframeIntervalMs'>>;
+	#options: Required<
+		Pick<WeriftCallerOptions, 'audio' | 'video' | 'consume' | 'audioPacketsPerSecond' | 'videoFramesPerSecond' | 'keyframeIntervalMs'>
+	>;
 	#sendTransport: msc.Transport | undefined;
 	#recvTransport: msc.Transport | undefined;
 	#consumeQueue: Promise<void> = Promise.resolve();
@@ -163,11 +166,18 @@ export class WeriftCaller {
 			iceCandidates: params.iceCandidates as unknown as msc.IceCandidate[],
 			dtlsParameters: params.dtlsParameters as unknown as msc.DtlsParameters,
 		};
-		const transport = direction === 'send' ? this.device.createSendTransport(transportOptions) : this.device.createRecvTransport(transportOptions);
+		const transport =
+			direction === 'send' ? this.device.createSendTransport(transportOptions) : this.device.createRecvTransport(transportOptions);
 		transport.on('connect', ({ dtlsParameters }, callback, errback) => {
 			this.signalling
-				.request('connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as unknown as { fingerprints: { algorithm: string; value: string }[] } })
-				.then(() => callback(), (error: Error) => errback(error));
+				.request('connectTransport', {
+					transportId: transport.id,
+					dtlsParameters: dtlsParameters as unknown as { fingerprints: { algorithm: string; value: string }[] },
+				})
+				.then(
+					() => callback(),
+					(error: Error) => errback(error),
+				);
 		});
 		if (direction === 'send') {
 			transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
@@ -178,7 +188,10 @@ export class WeriftCaller {
 						rtpParameters: rtpParameters as unknown as RequestInput<'produce'>['rtpParameters'],
 						appData: appData as Record<string, string>,
 					})
-					.then(({ producerId }) => callback({ id: producerId }), (error: Error) => errback(error));
+					.then(
+						({ producerId }) => callback({ id: producerId }),
+						(error: Error) => errback(error),
+					);
 			});
 		}
 		return transport;
@@ -217,7 +230,12 @@ export class WeriftCaller {
 		if (audioTrack) {
 			const audio = new RtpStream(111, 960);
 			const track = audioTrack;
-			this.#timers.push(setInterval(safe(() => track.writeRtp(audio.next(OPUS_SILENCE, true))), 1000 / this.#options.audioPacketsPerSecond));
+			this.#timers.push(
+				setInterval(
+					safe(() => track.writeRtp(audio.next(OPUS_SILENCE, true))),
+					1000 / this.#options.audioPacketsPerSecond,
+				),
+			);
 		}
 		if (videoTrack) {
 			const video = new RtpStream(96, Math.round(90_000 / this.#options.videoFramesPerSecond));
@@ -244,9 +262,11 @@ export class WeriftCaller {
 
 	#enqueueConsume(info: ProducerInfo): void {
 		if (!this.#options.consume || !this.#recvTransport) return;
-		this.#consumeQueue = this.#consumeQueue.then(() => this.#consume(info)).catch((error: Error) => {
-			if (!this.#closed && this.endedReason === undefined) this.errors.push(error);
-		});
+		this.#consumeQueue = this.#consumeQueue
+			.then(() => this.#consume(info))
+			.catch((error: Error) => {
+				if (!this.#closed && this.endedReason === undefined) this.errors.push(error);
+			});
 	}
 
 	async #consume(info: ProducerInfo): Promise<void> {

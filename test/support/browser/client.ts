@@ -135,7 +135,8 @@ async function start(options: CallOptions): Promise<CallInfo> {
 	const { rtpCapabilities: routerRtpCapabilities } = await req<{ rtpCapabilities: msc.RtpCapabilities }>('getCapabilities', {});
 	const device = new Device();
 	await device.load({ routerRtpCapabilities });
-	if (!device.canProduce('audio') || !device.canProduce('video')) throw new Error('this browser cannot produce audio and video for the SFT');
+	if (!device.canProduce('audio') || !device.canProduce('video'))
+		throw new Error('this browser cannot produce audio and video for the SFT');
 
 	const joined = await req<{ participantId: string; producers: RemoteProducer[] }>('join', {
 		token: options.token,
@@ -164,8 +165,10 @@ async function start(options: CallOptions): Promise<CallInfo> {
 	sendTransport = send;
 	wire(send, 'send');
 	send.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-		req<{ producerId: string }>('produce', { transportId: send.id, kind, rtpParameters, appData })
-			.then(({ producerId }) => callback({ id: producerId }), errback);
+		req<{ producerId: string }>('produce', { transportId: send.id, kind, rtpParameters, appData }).then(
+			({ producerId }) => callback({ id: producerId }),
+			errback,
+		);
 	});
 
 	const recvData = await req<TransportData>('createTransport', { direction: 'recv' });
