@@ -12,12 +12,12 @@ export class TrustBundle {
 	readonly certificates: readonly x509.X509Certificate[];
 	/** The bundle as PEM, suitable for Node's tls `ca` option. */
 	readonly pem: string;
-	private readonly fingerprints: ReadonlySet<string>;
+	readonly #fingerprints: ReadonlySet<string>;
 
 	private constructor(certificates: x509.X509Certificate[]) {
 		this.certificates = certificates;
 		this.pem = certificates.map((certificate) => certificate.toString('pem')).join('\n') + '\n';
-		this.fingerprints = new Set(certificates.map((certificate) => sha256Fingerprint(certificate.rawData)));
+		this.#fingerprints = new Set(certificates.map((certificate) => sha256Fingerprint(certificate.rawData)));
 	}
 
 	/** Parses a PEM bundle; every certificate in it must be a CA. */
@@ -38,7 +38,7 @@ export class TrustBundle {
 
 	/** True when this exact certificate (by SHA-256 of its DER) is a trust anchor here. */
 	containsCertificate(der: ArrayBuffer | Uint8Array): boolean {
-		return this.fingerprints.has(sha256Fingerprint(der));
+		return this.#fingerprints.has(sha256Fingerprint(der));
 	}
 
 	/** Anchors whose subject matches the given issuer name (candidate signers). */

@@ -41,32 +41,32 @@ const NO_SUCH_RECORD = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN', 'ENONAME']);
  * Owned by the federation; `update()` applies a reloaded config.
  */
 export class FederationDiscovery {
-	private peers: Readonly<Record<string, FederationPeerEndpointConfig>> = {};
-	private resolver = new Resolver();
-	private customServers = false;
-	private random: () => number = Math.random;
+	#peers: Readonly<Record<string, FederationPeerEndpointConfig>> = {};
+	#resolver = new Resolver();
+	#customServers = false;
+	#random: () => number = Math.random;
 
 	constructor(options: FederationDiscoveryOptions = {}) {
 		this.update(options);
 	}
 
 	update(options: FederationDiscoveryOptions): void {
-		this.peers = options.peers ?? {};
-		this.random = options.random ?? Math.random;
-		this.resolver = new Resolver({ timeout: options.timeoutMs ?? 3000, tries: 2 });
-		this.customServers = Boolean(options.dnsServers?.length);
-		if (options.dnsServers?.length) this.resolver.setServers([...options.dnsServers]);
+		this.#peers = options.peers ?? {};
+		this.#random = options.random ?? Math.random;
+		this.#resolver = new Resolver({ timeout: options.timeoutMs ?? 3000, tries: 2 });
+		this.#customServers = Boolean(options.dnsServers?.length);
+		if (options.dnsServers?.length) this.#resolver.setServers([...options.dnsServers]);
 	}
 
 	/** Candidate endpoints in the order they should be tried; empty when the domain publishes none. */
 	async resolve(domain: string): Promise<FederationEndpoint[]> {
 		const name = normalizeDomain(domain);
 		if (!name) return [];
-		const override = this.peers[name];
+		const override = this.#peers[name];
 		if (override) return [{ host: override.host, port: override.port, source: 'static' }];
 		let records;
 		try {
-			records = await this.resolver.resolveSrv(`${FEDERATION_SRV_SERVICE}.${name}`);
+			records = await this.#resolver.resolveSrv(`${FEDERATION_SRV_SERVICE}.${name}`);
 		} catch (error) {
 			const code = (error as NodeJS.ErrnoException).code ?? 'UNKNOWN';
 			if (NO_SUCH_RECORD.has(code)) return [];
@@ -74,7 +74,7 @@ export class FederationDiscovery {
 		}
 		// RFC 2782: a single record with target "." means "decidedly not available".
 		const usable = records.filter((record) => record.name !== '' && record.name !== '.');
-		return orderSrvRecords(usable, this.random).map((record) => ({ host: record.name, port: record.port, source: 'dns' }));
+		return orderSrvRecords(usable, this.#random).map((record) => ({ host: record.name, port: record.port, source: 'dns' }));
 	}
 
 	/**
@@ -83,8 +83,8 @@ export class FederationDiscovery {
 	 * undefined when no servers are configured: then the default lookup applies.
 	 */
 	get lookup(): LookupFunction | undefined {
-		if (!this.customServers) return undefined;
-		const resolver = this.resolver;
+		if (!this.#customServers) return undefined;
+		const resolver = this.#resolver;
 		return (hostname, options, callback) => {
 			void resolveAddresses(resolver, hostname, options).then((addresses) => {
 				if (addresses.length === 0) {

@@ -48,12 +48,12 @@ export class Federation extends TypedEmitter<FederationEvents> {
 	readonly server: FederationServer;
 	readonly client: FederationClient;
 	readonly discovery: FederationDiscovery;
-	private config: EnabledFederationConfig;
-	private trustMaterial: TrustMaterial;
-	private watcher: TrustFileWatcher | undefined;
-	private readonly revalidateTimer: NodeJS.Timeout;
-	private reloadChain: Promise<unknown> = Promise.resolve();
-	private closed = false;
+	#config: EnabledFederationConfig;
+	#trustMaterial: TrustMaterial;
+	#watcher: TrustFileWatcher | undefined;
+	readonly #revalidateTimer: NodeJS.Timeout;
+	#reloadChain: Promise<unknown> = Promise.resolve();
+	#closed = false;
 
 	static async start(options: FederationOptions): Promise<Federation> {
 		const trust = await TrustMaterial.load(options.config);
@@ -76,41 +76,44 @@ export class Federation extends TypedEmitter<FederationEvents> {
 		return federation;
 	}
 
+	readonly #options: FederationOptions;
+
 	private constructor(
-		private readonly options: FederationOptions,
+		options: FederationOptions,
 		trust: TrustMaterial,
 		server: FederationServer,
 		client: FederationClient,
 		discovery: FederationDiscovery,
 	) {
 		super((eventName, error) => options.logger.error({ err: error, eventName }, 'federation listener threw'));
-		this.config = options.config;
-		this.trustMaterial = trust;
+		this.#options = options;
+		this.#config = options.config;
+		this.#trustMaterial = trust;
 		this.server = server;
 		this.client = client;
 		this.discovery = discovery;
 		server.on('peer', (peer) => this.emit('peer', peer));
 		server.on('peerClosed', (peer, reason) => this.emit('peerClosed', peer, reason));
 		client.on('peerClosed', (peer, reason) => this.emit('peerClosed', peer, reason));
-		this.watch();
-		this.revalidateTimer = setInterval(() => {
+		this.#watch();
+		this.#revalidateTimer = setInterval(() => {
 			this.revalidatePeers().catch((error: unknown) => options.logger.error({ err: error }, 'federation peer revalidation failed'));
 		}, options.revalidateIntervalMs ?? 3_600_000);
-		this.revalidateTimer.unref();
-		const srvTarget = this.config.announcedHost ?? '<this host>';
+		this.#revalidateTimer.unref();
+		const srvTarget = this.#config.announcedHost ?? '<this host>';
 		options.logger.info(
-			{ domain: this.config.domain, port: server.port },
-			`publish: ${FEDERATION_SRV_SERVICE}.${this.config.domain}. SRV 10 100 ${server.port} ${srvTarget}.`,
+			{ domain: this.#config.domain, port: server.port },
+			`publish: ${FEDERATION_SRV_SERVICE}.${this.#config.domain}. SRV 10 100 ${server.port} ${srvTarget}.`,
 		);
 	}
 
 	get localDomain(): string {
-		return this.config.domain;
+		return this.#config.domain;
 	}
 
 	/** The trust snapshot currently in effect. */
 	get trust(): TrustMaterial {
-		return this.trustMaterial;
+		return this.#trustMaterial;
 	}
 
 	get port(): number {
@@ -132,15 +135,15 @@ export class Federation extends TypedEmitter<FederationEvents> {
 	 * Rejects and keeps the old material when the new one is invalid.
 	 * Listening address changes need a restart.
 	 */
-	reload(config: EnabledFederationConfig = this.config): Promise<void> {
-		return this.enqueueReload(config, 'explicit');
+	reload(config: EnabledFederationConfig = this.#config): Promise<void> {
+		return this.#enqueueReload(config, 'explicit');
 	}
 
 	async close(): Promise<void> {
-		if (this.closed) return;
-		this.closed = true;
-		this.watcher?.close();
-		clearInterval(this.revalidateTimer);
+		if (this.#closed) return;
+		this.#closed = true;
+		this.#watcher?.close();
+		clearInterval(this.#revalidateTimer);
 		this.client.close();
 		await this.server.close();
 	}
@@ -150,42 +153,42 @@ export class Federation extends TypedEmitter<FederationEvents> {
 		return [...(await this.server.revalidatePeers(now)), ...(await this.client.revalidatePeers(now))];
 	}
 
-	private enqueueReload(config: EnabledFederationConfig, trigger: 'explicit' | 'file'): Promise<void> {
-		const run = this.reloadChain.then(() => this.applyReload(config, trigger));
-		this.reloadChain = run.catch(() => undefined);
+	#enqueueReload(config: EnabledFederationConfig, trigger: 'explicit' | 'file'): Promise<void> {
+		const run = this.#reloadChain.then(() => this.#applyReload(config, trigger));
+		this.#reloadChain = run.catch(() => undefined);
 		return run;
 	}
 
-	private async applyReload(config: EnabledFederationConfig, trigger: 'explicit' | 'file'): Promise<void> {
-		if (this.closed) return;
+	async #applyReload(config: EnabledFederationConfig, trigger: 'explicit' | 'file'): Promise<void> {
+		if (this.#closed) return;
 		const trust = await TrustMaterial.load(config);
-		for (const warning of trust.warnings) this.options.logger.warn(warning);
-		if (config.listen.ip !== this.config.listen.ip || config.listen.port !== this.config.listen.port) {
-			this.options.logger.warn({ listen: config.listen }, 'federation listen address changed; takes effect after restart');
+		for (const warning of trust.warnings) this.#options.logger.warn(warning);
+		if (config.listen.ip !== this.#config.listen.ip || config.listen.port !== this.#config.listen.port) {
+			this.#options.logger.warn({ listen: config.listen }, 'federation listen address changed; takes effect after restart');
 		}
 		const filesChanged = ['certFile', 'keyFile', 'trustBundleFile'].some(
-			(key) => config[key as keyof EnabledFederationConfig] !== this.config[key as keyof EnabledFederationConfig],
+			(key) => config[key as keyof EnabledFederationConfig] !== this.#config[key as keyof EnabledFederationConfig],
 		);
-		this.config = config;
-		this.trustMaterial = trust;
-		this.discovery.update(discoveryOptions(config, this.options.random));
+		this.#config = config;
+		this.#trustMaterial = trust;
+		this.discovery.update(discoveryOptions(config, this.#options.random));
 		const disconnected = [...(await this.server.updateTrust(trust)), ...(await this.client.updateTrust(trust))];
-		if (filesChanged) this.watch();
-		this.options.logger.info(
+		if (filesChanged) this.#watch();
+		this.#options.logger.info(
 			{ trigger, fingerprint: trust.ownCertificate.fingerprintSha256, notAfter: trust.ownCertificate.notAfter, disconnected },
 			'federation trust reloaded',
 		);
 		this.emit('reloaded', { trigger, disconnected });
 	}
 
-	private watch(): void {
-		this.watcher?.close();
-		this.watcher = undefined;
-		if (this.options.watchFiles === false) return;
-		const { certFile, keyFile, trustBundleFile } = this.config;
-		this.watcher = new TrustFileWatcher([certFile, keyFile, trustBundleFile], this.options.watchIntervalMs ?? 2000, () => {
-			this.enqueueReload(this.config, 'file').catch((error: unknown) =>
-				this.options.logger.error({ err: error }, 'federation trust reload after file change failed; keeping previous material'),
+	#watch(): void {
+		this.#watcher?.close();
+		this.#watcher = undefined;
+		if (this.#options.watchFiles === false) return;
+		const { certFile, keyFile, trustBundleFile } = this.#config;
+		this.#watcher = new TrustFileWatcher([certFile, keyFile, trustBundleFile], this.#options.watchIntervalMs ?? 2000, () => {
+			this.#enqueueReload(this.#config, 'file').catch((error: unknown) =>
+				this.#options.logger.error({ err: error }, 'federation trust reload after file change failed; keeping previous material'),
 			);
 		});
 	}

@@ -45,76 +45,79 @@ interface PeerRecord {
  * auto-reconnect; on `'peerClosed'` the owner decides whether to dial again.
  */
 export class FederationClient extends TypedEmitter<FederationClientEvents> {
-	private trust: TrustMaterial;
-	private readonly records = new Map<string, PeerRecord>();
-	private readonly dialling = new Map<string, Promise<OutboundFederationPeer>>();
-	private closed = false;
+	#trust: TrustMaterial;
+	readonly #records = new Map<string, PeerRecord>();
+	readonly #dialling = new Map<string, Promise<OutboundFederationPeer>>();
+	#closed = false;
 
-	constructor(private readonly options: FederationClientOptions) {
+	readonly #options: FederationClientOptions;
+
+	constructor(options: FederationClientOptions) {
 		super((eventName, error) => options.logger.error({ err: error, eventName }, 'federation client listener threw'));
-		this.trust = options.trust;
+		this.#options = options;
+		this.#trust = options.trust;
 	}
 
 	get peers(): OutboundFederationPeer[] {
-		return [...this.records.values()].map((record) => record.peer);
+		return [...this.#records.values()].map((record) => record.peer);
 	}
 
 	getPeer(domain: string): OutboundFederationPeer | undefined {
-		return this.records.get(normalizeDomain(domain) ?? domain)?.peer;
+		return this.#records.get(normalizeDomain(domain) ?? domain)?.peer;
 	}
 
 	async connectToPeer(target: ConnectToPeerTarget): Promise<OutboundFederationPeer> {
-		if (this.closed) throw new FederationConnectError(target.domain, 'closed', 'client is closed');
+		if (this.#closed) throw new FederationConnectError(target.domain, 'closed', 'client is closed');
 		const domain = normalizeDomain(target.domain);
 		if (!domain) throw new FederationConnectError(target.domain, 'no_endpoint', 'not a valid domain');
-		if (!this.trust.isDomainAllowed(domain)) {
+		if (!this.#trust.isDomainAllowed(domain)) {
 			// Refused before any packet is sent: nothing to learn from dialling.
 			const detail = `domain ${domain} is not on the allow list`;
-			this.options.recordRefusal({ reason: 'domain_not_allowed', direction: 'outbound', detail, domain });
+			this.#options.recordRefusal({ reason: 'domain_not_allowed', direction: 'outbound', detail, domain });
 			throw new FederationConnectError(domain, 'refused_locally', detail, 'domain_not_allowed');
 		}
-		const existing = this.records.get(domain);
+		const existing = this.#records.get(domain);
 		if (existing?.peer.socket.connected) return existing.peer;
-		let pending = this.dialling.get(domain);
+		let pending = this.#dialling.get(domain);
 		if (!pending) {
-			pending = this.dialAny(domain, target.endpoint).finally(() => this.dialling.delete(domain));
-			this.dialling.set(domain, pending);
+			pending = this.#dialAny(domain, target.endpoint).finally(() => this.#dialling.delete(domain));
+			this.#dialling.set(domain, pending);
 		}
 		return pending;
 	}
 
 	/** Applies a new trust snapshot; drops links whose server is no longer trusted or allowed. */
 	async updateTrust(trust: TrustMaterial): Promise<string[]> {
-		this.trust = trust;
+		this.#trust = trust;
 		return this.revalidatePeers();
 	}
 
 	/** Re-checks connected servers against the current trust (and clock: expiry); drops failures. */
 	async revalidatePeers(now = new Date()): Promise<string[]> {
-		const links = [...this.records.values()].map((record) => ({
+		const links = [...this.#records.values()].map((record) => ({
 			domain: record.peer.domain,
 			chainDer: record.chainDer,
 			disconnect: () => record.peer.socket.disconnect(),
 		}));
-		return revalidateLinks(links, this.trust, 'server', this.options.logger, now);
+		return revalidateLinks(links, this.#trust, 'server', this.#options.logger, now);
 	}
 
 	close(): void {
-		if (this.closed) return;
-		this.closed = true;
-		for (const record of [...this.records.values()]) record.peer.socket.disconnect();
+		if (this.#closed) return;
+		this.#closed = true;
+		for (const record of [...this.#records.values()]) record.peer.socket.disconnect();
 	}
 
-	private async dialAny(domain: string, endpoint: ConnectToPeerTarget['endpoint']): Promise<OutboundFederationPeer> {
-		const endpoints = endpoint ? [{ ...endpoint, source: 'static' as const }] : await this.discover(domain);
+	async #dialAny(domain: string, endpoint: ConnectToPeerTarget['endpoint']): Promise<OutboundFederationPeer> {
+		const endpoints = endpoint ? [{ ...endpoint, source: 'static' as const }] : await this.#discover(domain);
 		if (endpoints.length === 0) throw new FederationConnectError(domain, 'no_endpoint', 'no static peer entry and no usable SRV record');
 		let lastError: FederationConnectError | undefined;
 		for (const candidate of endpoints) {
 			try {
-				return await this.dial(domain, candidate);
+				return await this.#dial(domain, candidate);
 			} catch (error) {
 				if (!(error instanceof FederationConnectError) || error.failure === 'closed') throw error;
-				this.options.logger.warn(
+				this.#options.logger.warn(
 					{ domain, endpoint: candidate, failure: error.failure, error: error.message },
 					'federation endpoint failed, trying next',
 				);
@@ -124,22 +127,22 @@ export class FederationClient extends TypedEmitter<FederationClientEvents> {
 		throw lastError!;
 	}
 
-	private async discover(domain: string): Promise<FederationEndpoint[]> {
+	async #discover(domain: string): Promise<FederationEndpoint[]> {
 		try {
-			return await this.options.discovery.resolve(domain);
+			return await this.#options.discovery.resolve(domain);
 		} catch (error) {
 			const code = error instanceof FederationDiscoveryError ? error.code : String(error);
 			throw new FederationConnectError(domain, 'unreachable', `discovery failed (${code})`);
 		}
 	}
 
-	private async dial(domain: string, endpoint: FederationEndpoint): Promise<OutboundFederationPeer> {
-		const trust = this.trust;
-		const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
+	async #dial(domain: string, endpoint: FederationEndpoint): Promise<OutboundFederationPeer> {
+		const trust = this.#trust;
+		const timeoutMs = this.#options.connectTimeoutMs ?? 10_000;
 		const agent = new VerifyingTlsAgent({
 			tls: trust.tlsOptions(),
 			servername: domain,
-			lookup: this.options.discovery.lookup,
+			lookup: this.#options.discovery.lookup,
 			timeoutMs,
 			verify: (chainDer) =>
 				verifyPeerCertificate({
@@ -169,19 +172,19 @@ export class FederationClient extends TypedEmitter<FederationClientEvents> {
 		} catch (error) {
 			socket.close();
 			agent.destroy();
-			throw this.classifyFailure(domain, endpoint, agent, error);
+			throw this.#classifyFailure(domain, endpoint, agent, error);
 		}
-		if (this.closed) {
+		if (this.#closed) {
 			socket.close();
 			throw new FederationConnectError(domain, 'closed', 'client closed while connecting');
 		}
-		return this.register(domain, endpoint, socket, agent);
+		return this.#register(domain, endpoint, socket, agent);
 	}
 
-	private classifyFailure(domain: string, endpoint: FederationEndpoint, agent: VerifyingTlsAgent, error: unknown): FederationConnectError {
+	#classifyFailure(domain: string, endpoint: FederationEndpoint, agent: VerifyingTlsAgent, error: unknown): FederationConnectError {
 		const verification = agent.verification;
 		if (verification && !verification.ok) {
-			this.options.recordRefusal({
+			this.#options.recordRefusal({
 				reason: verification.reason,
 				direction: 'outbound',
 				detail: verification.detail,
@@ -206,7 +209,7 @@ export class FederationClient extends TypedEmitter<FederationClientEvents> {
 		return new FederationConnectError(domain, 'unreachable', `${endpoint.host}:${endpoint.port}: ${description ?? message}`);
 	}
 
-	private register(domain: string, endpoint: FederationEndpoint, socket: ClientSocket, agent: VerifyingTlsAgent): OutboundFederationPeer {
+	#register(domain: string, endpoint: FederationEndpoint, socket: ClientSocket, agent: VerifyingTlsAgent): OutboundFederationPeer {
 		const verification = agent.verification;
 		const peer: OutboundFederationPeer = {
 			direction: 'outbound',
@@ -217,14 +220,14 @@ export class FederationClient extends TypedEmitter<FederationClientEvents> {
 			fingerprintSha256: verification?.ok ? verification.fingerprintSha256 : '',
 			connectedAt: new Date(),
 		};
-		this.records.set(domain, { peer, chainDer: agent.verifiedChain });
-		this.options.metrics.connectionOpened(domain);
-		this.options.logger.info({ domain, endpoint, fingerprint: peer.fingerprintSha256 }, 'federation peer connected (outbound)');
+		this.#records.set(domain, { peer, chainDer: agent.verifiedChain });
+		this.#options.metrics.connectionOpened(domain);
+		this.#options.logger.info({ domain, endpoint, fingerprint: peer.fingerprintSha256 }, 'federation peer connected (outbound)');
 		socket.once('disconnect', (reason) => {
-			if (this.records.get(domain)?.peer === peer) this.records.delete(domain);
-			this.options.metrics.connectionClosed(domain);
+			if (this.#records.get(domain)?.peer === peer) this.#records.delete(domain);
+			this.#options.metrics.connectionClosed(domain);
 			agent.destroy();
-			this.options.logger.info({ domain, reason }, 'federation peer disconnected (outbound)');
+			this.#options.logger.info({ domain, reason }, 'federation peer disconnected (outbound)');
 			this.emit('peerClosed', peer, reason);
 		});
 		return peer;

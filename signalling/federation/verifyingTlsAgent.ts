@@ -28,8 +28,11 @@ export class VerifyingTlsAgent extends Agent {
 	/** The server's chain as verified, for re-verification after trust reloads. */
 	verifiedChain: Uint8Array[] = [];
 
-	constructor(private readonly settings: VerifyingTlsAgentOptions) {
+	readonly #settings: VerifyingTlsAgentOptions;
+
+	constructor(settings: VerifyingTlsAgentOptions) {
 		super({ keepAlive: false, maxCachedSessions: 0 });
+		this.#settings = settings;
 	}
 
 	override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
@@ -44,24 +47,24 @@ export class VerifyingTlsAgent extends Agent {
 		const socket = connect({
 			host: options.host ?? options.hostname ?? 'localhost',
 			port: Number(options.port),
-			servername: this.settings.servername,
-			...this.settings.tls,
+			servername: this.#settings.servername,
+			...this.#settings.tls,
 			// Verification is ours (below), so the refusal reason is known and recorded.
 			rejectUnauthorized: false,
 			checkServerIdentity: () => undefined,
 			minVersion: 'TLSv1.2',
-			...(this.settings.lookup ? { lookup: this.settings.lookup } : {}),
+			...(this.#settings.lookup ? { lookup: this.#settings.lookup } : {}),
 		});
 		const onError = (error: Error) => finish(error, socket);
 		socket.on('error', onError);
 		const timer = setTimeout(() => {
 			socket.destroy();
-			finish(new Error(`TLS connection timed out after ${this.settings.timeoutMs} ms`), socket);
-		}, this.settings.timeoutMs);
+			finish(new Error(`TLS connection timed out after ${this.#settings.timeoutMs} ms`), socket);
+		}, this.#settings.timeoutMs);
 		socket.once('secureConnect', () => {
 			this.remoteAddress = socket.remoteAddress;
 			const chain = peerCertificateChain(socket);
-			void this.settings.verify(chain).then(
+			void this.#settings.verify(chain).then(
 				(result) => {
 					this.verification = result;
 					if (result.ok) {

@@ -46,19 +46,19 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, what:
 
 /** Everything a test starts, torn down in reverse order even when the test fails. */
 export class Cleanup {
-	private readonly steps: (() => unknown)[] = [];
+	readonly #steps: (() => unknown)[] = [];
 	add(step: () => unknown): void {
-		this.steps.push(step);
+		this.#steps.push(step);
 	}
 	async run(): Promise<void> {
-		for (const step of this.steps.reverse()) {
+		for (const step of this.#steps.reverse()) {
 			try {
 				await step();
 			} catch {
 				// keep cleaning
 			}
 		}
-		this.steps.length = 0;
+		this.#steps.length = 0;
 	}
 }
 

@@ -4,7 +4,7 @@
 // fed with generated RTP, consumes every remote producer, and counts the
 // unique RTP sequence numbers it receives per producer.
 
-import { Device, types as msc } from 'mediasoup-client';
+import { Device, type types as msc } from 'mediasoup-client';
 import type { ConferenceDescriptor } from '../../signalling/conference/linkMessages.ts';
 import type { ProducerInfo } from '../../signalling/protocol.ts';
 import { type RequestInput, type ResponseData, SignallingClient } from './signallingClient.ts';
