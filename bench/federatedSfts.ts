@@ -42,7 +42,8 @@ export class FederatedSfts {
 			let basePort =
 				options.basePort ?? 46000 + randomInt(0, Math.floor(3000 / (span * options.domains.length))) * span * options.domains.length;
 			for (const domain of options.domains) {
-				const ca = cas.get(domain)!;
+				const ca = cas.get(domain);
+				if (!ca) throw new Error(`no CA for ${domain}`);
 				const issued = await issueSftCertificate({
 					caCertificatePem: ca.certificatePem,
 					caPrivateKeyPem: ca.privateKeyPem,

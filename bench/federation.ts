@@ -10,8 +10,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Conference } from '../sft/Conference.ts';
+import { getOrInsert } from '../sft/getOrInsert.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
 import { mintAccessToken } from '../signalling/accessToken.ts';
+import type { FederationHub } from '../signalling/conference/FederationHub.ts';
 import type { ConferenceDescriptor } from '../signalling/conference/linkMessages.ts';
 import type { SftServer } from '../signalling/SftServer.ts';
 import { WeriftCaller } from '../test/support/weriftCaller.ts';
@@ -117,7 +119,7 @@ async function startSfts(domains: string[], maxParticipants: number): Promise<Fe
 
 async function runOnce(m: number, machine: FederationResult['machine'], maxParticipants: number): Promise<FederationResult> {
 	const domains = Array.from({ length: options.domains }, (_, i) => `${String.fromCharCode(97 + i)}.bench`);
-	const anchor = domains[0]!;
+	const [anchor = 'a.bench'] = domains;
 	const sfts = await startSfts(domains, maxParticipants);
 	const members: Member[] = [];
 	try {
@@ -126,8 +128,8 @@ async function runOnce(m: number, machine: FederationResult['machine'], maxParti
 		const conferences = new Map<string, Conference>();
 		const anchorConference = await anchorServer.sft.getOrCreateConference(ANCHOR_CONFERENCE);
 		conferences.set(anchor, anchorConference);
-		const descriptor = anchorServer.hub!.descriptorFor(anchorConference);
-		for (const domain of domains.slice(1)) conferences.set(domain, await sfts.server(domain).hub!.joinWithDescriptor(descriptor));
+		const descriptor = hubOf(anchorServer).descriptorFor(anchorConference);
+		for (const domain of domains.slice(1)) conferences.set(domain, await hubOf(sfts.server(domain)).joinWithDescriptor(descriptor));
 
 		let g = 0;
 		for (let i = 0; i < m; i++) {
@@ -135,7 +137,7 @@ async function runOnce(m: number, machine: FederationResult['machine'], maxParti
 				const server = sfts.server(domain);
 				const level = Math.min(120, 10 + 3 * g++); // distinct levels keep the loudest-N ranking stable
 				const client = await PlainRtpClient.join({
-					conference: conferences.get(domain)!,
+					conference: required(conferences.get(domain), domain),
 					rtpCapabilities: server.sft.rtpCapabilities,
 					name: `${domain}-p${i}`,
 					host: options.listenIp,
@@ -181,7 +183,7 @@ async function runOnce(m: number, machine: FederationResult['machine'], maxParti
 		const webrtcClients = callers.map(({ domain, caller }, i) => ({
 			domain,
 			streams: caller.streams.size,
-			packetsPerSecond: round((totalReceived(caller) - webrtcFrom[i]!) / window.seconds, 1),
+			packetsPerSecond: round((totalReceived(caller) - (webrtcFrom[i] ?? 0)) / window.seconds, 1),
 			errors: caller.errors.length,
 		}));
 		await Promise.allSettled(callers.map(({ caller }) => caller.close()));
@@ -255,7 +257,7 @@ interface LinkCounters {
 
 /** Link counters of one SFT after a fresh poll: `remote|direction` and `remote|direction|kind` → bytes. */
 async function linkCounters(server: SftServer): Promise<LinkCounters> {
-	await server.linkMetrics!.poll();
+	await required(server.linkMetrics, 'link metrics').poll();
 	const read = async (name: string, key: (labels: Record<string, string | number>) => string): Promise<Counters> => {
 		const out: Counters = new Map();
 		const metric = server.registry.getSingleMetric(name);
@@ -334,14 +336,15 @@ class Window {
 	private constructor(sfts: FederatedSfts, domains: string[], conferences: Map<string, Conference>, members: Member[]) {
 		this.sfts = sfts;
 		this.domains = domains;
-		this.anchor = domains[0]!;
+		this.anchor = required(domains[0], 'anchor domain');
 		this.members = members;
 		this.#conferences = conferences;
 		const byId = new Map(members.map((x) => [x.client.participant.id, x]));
 		for (const receiver of members) {
 			// The owner of every producer in this SFT's share; mirrored participants keep their own SFT's id.
 			const owners = new Map<string, string>();
-			for (const p of conferences.get(receiver.domain)!.participants) for (const producer of p.producers) owners.set(producer.id, p.id);
+			for (const p of required(conferences.get(receiver.domain), receiver.domain).participants)
+				for (const producer of p.producers) owners.set(producer.id, p.id);
 			const flipped = new Set<string>();
 			const onChange = (consumerId: string) => flipped.add(consumerId);
 			receiver.client.participant.on('consumerPausedChanged', onChange);
@@ -415,9 +418,7 @@ class Window {
 		for (const pair of this.pairs) {
 			if (!pair.crossed || !pair.receiver.client.participant.isSelected(pair.stream.producerId, pair.stream.kind)) continue;
 			for (const hop of this.#hops(pair.publisher.domain, pair.receiver.domain)) {
-				let set = sample.get(hop);
-				if (!set) sample.set(hop, (set = new Set()));
-				set.add(pair.sender);
+				getOrInsert(sample, hop, () => new Set()).add(pair.sender);
 			}
 		}
 		this.#neededSamples.push(sample);
@@ -432,7 +433,7 @@ class Window {
 	async #workerUsage(): Promise<Map<string, number>> {
 		const out = new Map<string, number>();
 		for (const domain of this.domains) {
-			const usage = await this.#conferences.get(domain)!.mediaWorker.resourceUsage();
+			const usage = await required(this.#conferences.get(domain), domain).mediaWorker.resourceUsage();
 			out.set(domain, usage.cpuSeconds);
 			this.#workerRss.set(domain, usage.rssBytes);
 		}
@@ -615,3 +616,13 @@ main().then(
 		process.exit(1);
 	},
 );
+
+/** Setup invariants of the bench: a missing piece is a bug in the bench itself. */
+function required<T>(value: T | undefined, what: string): T {
+	if (value === undefined) throw new Error(`bench setup: ${what} is missing`);
+	return value;
+}
+
+function hubOf(server: SftServer): FederationHub {
+	return required(server.hub, 'federation hub');
+}

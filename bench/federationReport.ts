@@ -180,11 +180,11 @@ export function sweepSvg(results: FederationResult[]): string {
 		`<text transform="translate(18 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">Mbit/s</text>`,
 	);
 	series.forEach((s, i) => {
-		const points = s.values.map((v, j) => `${round(x(xs[j]!), 1)},${round(y(v), 1)}`).join(' ');
+		const points = s.values.map((v, j) => `${round(x(xs[j] ?? 0), 1)},${round(y(v), 1)}`).join(' ');
 		const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
 		out.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
 		for (const [j, v] of s.values.entries())
-			out.push(`<circle cx="${round(x(xs[j]!), 1)}" cy="${round(y(v), 1)}" r="3" fill="${s.color}"/>`);
+			out.push(`<circle cx="${round(x(xs[j] ?? 0), 1)}" cy="${round(y(v), 1)}" r="3" fill="${s.color}"/>`);
 		const ly = m.top + 10 + i * 20;
 		out.push(
 			`<line x1="${m.left + pw + 15}" x2="${m.left + pw + 45}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`,

@@ -39,7 +39,7 @@ export async function createCertificateAuthority(options: CreateCertificateAutho
 	);
 	return {
 		certificate,
-		certificatePem: certificate.toString('pem') + '\n',
+		certificatePem: `${certificate.toString('pem')}\n`,
 		privateKeyPem: await exportPrivateKeyPem(keys.privateKey),
 	};
 }

@@ -108,7 +108,7 @@ function buildProgram(output: CliOutput, setExitCode: (code: number) => void): C
 		.option('--json', 'machine-readable output', false)
 		.action(async (file: string, options: { json: boolean }) => {
 			const summaries = (await readCertificatesFile(file, 'certificate')).map((certificate) => describeCertificate(certificate));
-			output.out(options.json ? JSON.stringify(summaries, null, 2) + '\n' : summaries.map(formatSummary).join('\n'));
+			output.out(options.json ? `${JSON.stringify(summaries, null, 2)}\n` : summaries.map(formatSummary).join('\n'));
 		});
 
 	program
@@ -152,7 +152,7 @@ function formatSummary(summary: CertificateSummary): string {
 		['CA', summary.isCertificateAuthority ? 'yes' : 'no'],
 		['EKU', summary.extendedKeyUsages.join(', ') || '(none)'],
 	];
-	return rows.map(([key, value]) => `${(key + ':').padEnd(12)} ${value}`).join('\n') + '\n';
+	return `${rows.map(([key, value]) => `${(`${key}:`).padEnd(12)} ${value}`).join('\n')}\n`;
 }
 
 function parseDays(value: string): number {

@@ -30,7 +30,7 @@ export interface CertificateSummary {
 
 export function sha256Fingerprint(der: ArrayBuffer | Uint8Array): string {
 	const bytes = der instanceof Uint8Array ? der : new Uint8Array(der);
-	return createHash('sha256').update(bytes).digest('hex').toUpperCase().match(/../g)!.join(':');
+	return (createHash('sha256').update(bytes).digest('hex').toUpperCase().match(/../g) ?? []).join(':');
 }
 
 /** DNS SAN values, lower-cased, the only names federation identity is checked against. */

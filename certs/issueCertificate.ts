@@ -67,7 +67,7 @@ export async function issueSftCertificate(options: IssueSftCertificateOptions): 
 	);
 	return {
 		certificate,
-		certificatePem: certificate.toString('pem') + '\n',
+		certificatePem: `${certificate.toString('pem')}\n`,
 		privateKeyPem: await exportPrivateKeyPem(keys.privateKey),
 		warnings,
 	};

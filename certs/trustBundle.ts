@@ -16,7 +16,7 @@ export class TrustBundle {
 
 	private constructor(certificates: x509.X509Certificate[]) {
 		this.certificates = certificates;
-		this.pem = certificates.map((certificate) => certificate.toString('pem')).join('\n') + '\n';
+		this.pem = `${certificates.map((certificate) => certificate.toString('pem')).join('\n')}\n`;
 		this.#fingerprints = new Set(certificates.map((certificate) => sha256Fingerprint(certificate.rawData)));
 	}
 

@@ -75,7 +75,7 @@ export async function verifyCertificateChain(options: VerifyCertificateChainOpti
 		leaf,
 		dnsNames: dnsNamesOf(leaf),
 		fingerprintSha256: sha256Fingerprint(leaf.rawData),
-		anchor: path.certificates[path.certificates.length - 1]!,
+		anchor: path.certificates.at(-1) ?? leaf,
 	};
 }
 
@@ -84,7 +84,7 @@ function parsePresented(options: VerifyCertificateChainOptions): x509.X509Certif
 		const parsed = options.chainDer.map((der) => parseCertificateDer(der));
 		return parsed.every((certificate) => certificate !== null) ? (parsed as x509.X509Certificate[]) : 'unparsable';
 	}
-	if (!options.chainPem || !options.chainPem.includes('-----BEGIN CERTIFICATE-----')) return [];
+	if (!options.chainPem?.includes('-----BEGIN CERTIFICATE-----')) return [];
 	try {
 		return parseCertificatesPem(options.chainPem, 'peer chain');
 	} catch {

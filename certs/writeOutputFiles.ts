@@ -20,13 +20,13 @@ export async function writeOutputFiles(directory: string, files: readonly Output
 	} catch (error) {
 		throw new CertsError(`cannot create output directory ${directory} (${(error as NodeJS.ErrnoException).code ?? error})`);
 	}
-	const paths = files.map((file) => join(directory, file.name));
+	const targets = files.map((file) => ({ file, path: join(directory, file.name) }));
+	const paths = targets.map((target) => target.path);
 	if (!force) {
 		const existing = (await Promise.all(paths.map(async (path) => ((await exists(path)) ? path : null)))).filter(Boolean);
 		if (existing.length > 0) throw new CertsError(`refusing to overwrite ${existing.join(', ')} (use --force)`);
 	}
-	for (const [index, file] of files.entries()) {
-		const path = paths[index]!;
+	for (const { file, path } of targets) {
 		const mode = file.secret ? 0o600 : 0o644;
 		try {
 			await writeFile(path, file.content, { mode, flag: force ? 'w' : 'wx' });

@@ -38,7 +38,6 @@ export class ClientSession {
 	readonly #sft: Sft;
 	readonly #options: ClientSessionOptions;
 	readonly #logger: Logger;
-	#conference: Conference | undefined;
 	#participant: Participant | undefined;
 	/** A join is in flight (it may await conference creation). */
 	#joining = false;
@@ -157,7 +156,6 @@ export class ClientSession {
 			conference = await this.#sft.getOrCreateConference(p.conferenceId);
 		}
 		const participant = conference.addParticipant(claims.user, p.displayName ?? claims.user, p.rtpCapabilities as ms.RtpCapabilities);
-		this.#conference = conference;
 		this.#participant = participant;
 		this.#subscribe(conference, participant);
 		if (this.#socket.disconnected) {
@@ -229,7 +227,6 @@ export class ClientSession {
 	#detach(): void {
 		for (const off of this.#unsubscribe.splice(0)) off();
 		this.#participant = undefined;
-		this.#conference = undefined;
 	}
 }
 

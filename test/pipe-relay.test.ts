@@ -1,4 +1,3 @@
-import type { types as ms } from 'mediasoup';
 import { pino } from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

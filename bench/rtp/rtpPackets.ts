@@ -67,15 +67,15 @@ export function buildRtpPacket(header: RtpHeaderFields, payload: Uint8Array): Bu
 
 /** RFC 5761: RTCP packet types 192..223 occupy the RTP marker+PT byte. */
 export function isRtcp(packet: Buffer): boolean {
-	return packet.length >= 8 && packet[0]! >> 6 === 2 && packet[1]! >= 192 && packet[1]! <= 223;
+	return packet.length >= 8 && packet.readUInt8(0) >> 6 === 2 && packet.readUInt8(1) >= 192 && packet.readUInt8(1) <= 223;
 }
 
 /** Parses an RTP packet (one- or two-byte extensions); undefined if malformed. */
 export function parseRtpPacket(packet: Buffer): ParsedRtp | undefined {
-	if (packet.length < 12 || packet[0]! >> 6 !== 2) return undefined;
-	const hasPadding = (packet[0]! & 0x20) !== 0;
-	const hasExtension = (packet[0]! & 0x10) !== 0;
-	const csrcCount = packet[0]! & 0x0f;
+	if (packet.length < 12 || packet.readUInt8(0) >> 6 !== 2) return undefined;
+	const hasPadding = (packet.readUInt8(0) & 0x20) !== 0;
+	const hasExtension = (packet.readUInt8(0) & 0x10) !== 0;
+	const csrcCount = packet.readUInt8(0) & 0x0f;
 	let offset = 12 + csrcCount * 4;
 	const extensions: RtpExtension[] = [];
 	if (hasExtension) {
@@ -88,12 +88,12 @@ export function parseRtpPacket(packet: Buffer): ParsedRtp | undefined {
 		offset = end;
 	}
 	let payloadEnd = packet.length;
-	if (hasPadding) payloadEnd -= packet[packet.length - 1]!;
+	if (hasPadding) payloadEnd -= packet.readUInt8(packet.length - 1);
 	if (payloadEnd < offset) return undefined;
 	const payload = packet.subarray(offset, payloadEnd);
 	return {
-		payloadType: packet[1]! & 0x7f,
-		marker: (packet[1]! & 0x80) !== 0,
+		payloadType: packet.readUInt8(1) & 0x7f,
+		marker: (packet.readUInt8(1) & 0x80) !== 0,
 		sequenceNumber: packet.readUInt16BE(2),
 		timestamp: packet.readUInt32BE(4),
 		ssrc: packet.readUInt32BE(8),
@@ -106,7 +106,7 @@ export function parseRtpPacket(packet: Buffer): ParsedRtp | undefined {
 function readOneByteExtensions(packet: Buffer, start: number, end: number, out: RtpExtension[]): void {
 	let i = start;
 	while (i < end) {
-		const byte = packet[i]!;
+		const byte = packet.readUInt8(i);
 		if (byte === 0) {
 			i++; // padding
 			continue;
@@ -123,12 +123,12 @@ function readOneByteExtensions(packet: Buffer, start: number, end: number, out: 
 function readTwoByteExtensions(packet: Buffer, start: number, end: number, out: RtpExtension[]): void {
 	let i = start;
 	while (i + 1 < end) {
-		const id = packet[i]!;
+		const id = packet.readUInt8(i);
 		if (id === 0) {
 			i++;
 			continue;
 		}
-		const length = packet[i + 1]!;
+		const length = packet.readUInt8(i + 1);
 		if (i + 2 + length > end) return;
 		out.push({ id, value: packet.subarray(i + 2, i + 2 + length) });
 		i += 2 + length;
@@ -197,7 +197,7 @@ export function audioLevelExtension(id: number, levelDbov: number, voice = true)
 export function readAudioLevel(extensions: readonly RtpExtension[], id: number): { voice: boolean; level: number } | undefined {
 	const value = extensions.find((e) => e.id === id)?.value;
 	if (!value || value.length < 1) return undefined;
-	return { voice: (value[0]! & 0x80) !== 0, level: value[0]! & 0x7f };
+	return { voice: ((value[0] ?? 0) & 0x80) !== 0, level: (value[0] ?? 0) & 0x7f };
 }
 
 // --- VP8 -----------------------------------------------------------------
@@ -248,26 +248,26 @@ export interface Vp8Descriptor {
 /** Reads the VP8 payload descriptor the way mediasoup does (RTC/Codecs/VP8.cpp). */
 export function parseVp8Descriptor(payload: Buffer): Vp8Descriptor | undefined {
 	if (payload.length < 1) return undefined;
-	const first = payload[0]!;
+	const first = payload.readUInt8(0);
 	const start = (first & 0x10) !== 0;
 	const partitionIndex = first & 0x07;
 	let offset = 1;
 	let pictureId: number | undefined;
 	if (first & 0x80) {
 		if (payload.length < offset + 1) return undefined;
-		const ext = payload[offset++]!;
+		const ext = payload.readUInt8(offset++);
 		if (ext & 0x80) {
 			if (payload.length < offset + 1) return undefined;
-			const b = payload[offset++]!;
+			const b = payload.readUInt8(offset++);
 			if (b & 0x80) {
 				if (payload.length < offset + 1) return undefined;
-				pictureId = ((b & 0x7f) << 8) | payload[offset++]!;
+				pictureId = ((b & 0x7f) << 8) | payload.readUInt8(offset++);
 			} else pictureId = b & 0x7f;
 		}
 		if (ext & 0x40) offset++; // TL0PICIDX
 		if (ext & 0x30) offset++; // TID/KEYIDX
 	}
-	const keyFrame = payload.length > offset && start && partitionIndex === 0 && (payload[offset]! & 0x01) === 0;
+	const keyFrame = payload.length > offset && start && partitionIndex === 0 && (payload.readUInt8(offset) & 0x01) === 0;
 	return { start, partitionIndex, pictureId, keyFrame };
 }
 
@@ -278,10 +278,10 @@ export function keyFrameRequests(packet: Buffer): number[] {
 	const ssrcs: number[] = [];
 	let offset = 0;
 	while (offset + 4 <= packet.length) {
-		const first = packet[offset]!;
+		const first = packet.readUInt8(offset);
 		if (first >> 6 !== 2) break;
 		const fmt = first & 0x1f;
-		const type = packet[offset + 1]!;
+		const type = packet.readUInt8(offset + 1);
 		const end = offset + (packet.readUInt16BE(offset + 2) + 1) * 4;
 		if (end > packet.length) break;
 		if (type === 206 && fmt === 1 && end - offset >= 12) {

@@ -30,8 +30,8 @@ export class SeqSet {
 			this.#bits = grown;
 		}
 		const mask = 1 << (seq & 31);
-		if (this.#bits[word]! & mask) return false;
-		this.#bits[word] = this.#bits[word]! | mask;
+		if ((this.#bits[word] ?? 0) & mask) return false;
+		this.#bits[word] = (this.#bits[word] ?? 0) | mask;
 		this.#size++;
 		if (seq > this.#max) this.#max = seq;
 		return true;
@@ -39,7 +39,7 @@ export class SeqSet {
 
 	has(seq: number): boolean {
 		const word = seq >>> 5;
-		return word < this.#bits.length && (this.#bits[word]! & (1 << (seq & 31))) !== 0;
+		return word < this.#bits.length && ((this.#bits[word] ?? 0) & (1 << (seq & 31))) !== 0;
 	}
 
 	/** Members in [from, to). */
@@ -70,7 +70,7 @@ export class DelayHistogram {
 	record(delayMs: number): void {
 		// Clocks of one machine: a tiny negative value is rounding, not time travel.
 		const bucket = Math.min(DelayHistogram.BUCKETS, Math.max(0, Math.floor(delayMs / DelayHistogram.BUCKET_MS)));
-		this.#counts[bucket] = this.#counts[bucket]! + 1;
+		this.#counts[bucket] = (this.#counts[bucket] ?? 0) + 1;
 		this.#total++;
 		if (delayMs > this.#maxMs) this.#maxMs = delayMs;
 	}
@@ -83,7 +83,7 @@ export class DelayHistogram {
 
 	/** Adds another histogram's samples into this one. */
 	merge(other: DelayHistogram): void {
-		for (let i = 0; i < this.#counts.length; i++) this.#counts[i] = this.#counts[i]! + other.#counts[i]!;
+		for (let i = 0; i < this.#counts.length; i++) this.#counts[i] = (this.#counts[i] ?? 0) + (other.#counts[i] ?? 0);
 		this.#total += other.#total;
 		this.#maxMs = Math.max(this.#maxMs, other.#maxMs);
 	}
@@ -94,7 +94,7 @@ export class DelayHistogram {
 		const rank = Math.max(1, Math.ceil((p / 100) * this.#total));
 		let seen = 0;
 		for (let i = 0; i < this.#counts.length; i++) {
-			seen += this.#counts[i]!;
+			seen += this.#counts[i] ?? 0;
 			if (seen >= rank) return i === DelayHistogram.BUCKETS ? this.#maxMs : (i + 1) * DelayHistogram.BUCKET_MS;
 		}
 		return this.#maxMs;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Conference } from '../../sft/Conference.ts';
+import { getOrInsert } from '../../sft/getOrInsert.ts';
 import type { PipeEndpoint, PipeRelayOptions } from '../../sft/PipeRelay.ts';
 import type { Sft } from '../../sft/Sft.ts';
 import { TypedEmitter } from '../../sft/TypedEmitter.ts';
@@ -261,7 +262,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	/** Anchor side: a partner SFT brings its users into one of our conferences. */
 	async #acceptAttach(channel: SocketPeerChannel, message: LinkMessage<'conf:attach'>): Promise<unknown> {
 		const conference = this.#sft.getConference(message.conferenceId);
-		if (!conference || conference.role !== 'anchor') throw new SignallingError('conference_not_found', 'no such conference here');
+		if (conference?.role !== 'anchor') throw new SignallingError('conference_not_found', 'no such conference here');
 		this.#links.get(channel.domain)?.get(conference.id)?.close();
 		const relay = await conference.createPipeRelay(this.#options.relay);
 		await relay.connect(message.endpoint);
@@ -277,9 +278,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	}
 
 	#register(link: ConferenceLink): ConferenceLink {
-		let byConference = this.#links.get(link.peerDomain);
-		if (!byConference) this.#links.set(link.peerDomain, (byConference = new Map()));
-		byConference.set(link.conference.id, link);
+		getOrInsert(this.#links, link.peerDomain, () => new Map()).set(link.conference.id, link);
 		return link;
 	}
 

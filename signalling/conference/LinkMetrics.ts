@@ -1,6 +1,7 @@
 import type { types as ms } from 'mediasoup';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { CumulativeCounter } from '../../sft/CumulativeCounter.ts';
+import { getOrInsert } from '../../sft/getOrInsert.ts';
 import type { FederationHub } from './FederationHub.ts';
 
 type Labels = 'remote_domain' | 'direction' | 'kind';
@@ -121,8 +122,7 @@ export class LinkMetrics {
 			await Promise.all(
 				this.#hub.links.map(async (link) => {
 					const remote_domain = link.peerDomain;
-					let sample = perDomain.get(remote_domain);
-					if (!sample) perDomain.set(remote_domain, (sample = { tx: new Sample(), rx: new Sample() }));
+					const sample = getOrInsert(perDomain, remote_domain, () => ({ tx: new Sample(), rx: new Sample() }));
 					const { relay } = link;
 					const [transport] = (await relay.transport.getStats().catch(() => [])) as TransportStats[];
 					if (transport) {

@@ -1,4 +1,4 @@
-import { type LookupAddress, type LookupOptions, lookup as systemLookup } from 'node:dns';
+import { type LookupAddress, type LookupOptions, type SrvRecord, lookup as systemLookup } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import type { LookupFunction } from 'node:net';
 import { normalizeDomain } from '../../certs/domainName.ts';
@@ -64,7 +64,7 @@ export class FederationDiscovery {
 		if (!name) return [];
 		const override = this.#peers[name];
 		if (override) return [{ host: override.host, port: override.port, source: 'static' }];
-		let records;
+		let records: SrvRecord[];
 		try {
 			records = await this.#resolver.resolveSrv(`${FEDERATION_SRV_SERVICE}.${name}`);
 		} catch (error) {
@@ -91,8 +91,9 @@ export class FederationDiscovery {
 					systemLookup(hostname, options, callback as never);
 					return;
 				}
-				if (options.all) callback(null, addresses);
-				else callback(null, addresses[0]!.address, addresses[0]!.family);
+				const [first] = addresses;
+				if (options.all || !first) callback(null, addresses);
+				else callback(null, first.address, first.family);
 			});
 		};
 	}

@@ -124,7 +124,7 @@ export class FederationClient extends TypedEmitter<FederationClientEvents> {
 				lastError = error;
 			}
 		}
-		throw lastError!;
+		throw lastError ?? new FederationConnectError(domain, 'unreachable', 'no endpoint to dial');
 	}
 
 	async #discover(domain: string): Promise<FederationEndpoint[]> {

@@ -155,7 +155,7 @@ export class FederationServer extends TypedEmitter<FederationServerEvents> {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		const stopped = new Promise<void>((resolve) => this.#io.close(() => resolve()));
+		const stopped = new Promise<void>((resolve) => void this.#io.close(() => resolve()));
 		// Includes connections still in the TLS handshake, which server.close() would wait for.
 		for (const socket of this.#tcpSockets) socket.destroy();
 		await stopped;

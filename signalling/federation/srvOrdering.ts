@@ -25,7 +25,10 @@ function weightedOrder(group: SrvRecord[], random: () => number): SrvRecord[] {
 		// RFC: pick a uniform integer 0..total inclusive, take the first record whose running sum reaches it.
 		const draw = Math.floor(random() * (total + 1));
 		let runningSum = 0;
-		let index = remaining.findIndex((record) => (runningSum += record.weight) >= draw);
+		let index = remaining.findIndex((record) => {
+			runningSum += record.weight;
+			return runningSum >= draw;
+		});
 		if (index < 0) index = remaining.length - 1;
 		ordered.push(...remaining.splice(index, 1));
 	}

@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { AUDIO_LEVEL_EXTENSION_ID, OPUS_PAYLOAD_TYPE, opusProducerParameters } from '../../bench/rtp/producerParameters.ts';
 import { audioLevelExtension, buildOpusPayload, buildRtpPacket, isRtcp, parseRtpPacket } from '../../bench/rtp/rtpPackets.ts';
+import { getOrInsert } from '../../sft/getOrInsert.ts';
 import { SignallingClient } from './signallingClient.ts';
 
 /**
@@ -27,9 +28,7 @@ export class PlainSignallingPeer {
 			const rtp = parseRtpPacket(packet);
 			const producerId = rtp && this.#producerBySsrc.get(rtp.ssrc);
 			if (!rtp || !producerId) return;
-			let seqs = this.received.get(producerId);
-			if (!seqs) this.received.set(producerId, (seqs = new Set()));
-			seqs.add(rtp.sequenceNumber);
+			getOrInsert(this.received, producerId, () => new Set<number>()).add(rtp.sequenceNumber);
 		});
 	}
 

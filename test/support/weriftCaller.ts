@@ -198,7 +198,8 @@ export class WeriftCaller {
 	}
 
 	async #startSending(): Promise<void> {
-		const transport = (this.#sendTransport = await this.#createTransport('send'));
+		const transport = await this.#createTransport('send');
+		this.#sendTransport = transport;
 		const TrackClass = globalThis.MediaStreamTrack as unknown as new (props: { kind: 'audio' | 'video' }) => WeriftTrack;
 		let audioTrack: WeriftTrack | undefined;
 		let videoTrack: WeriftTrack | undefined;
