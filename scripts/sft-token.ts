@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 import { Command, InvalidArgumentError } from 'commander';
-import { type AccessRight, mintAccessToken } from '../signalling/accessToken.ts';
+import { type AccessRight, mintAccessToken } from '../signalling/client/accessToken.ts';
 import { ConfigError, loadConfig } from '../signalling/config.ts';
 
 // Mints a client access token: `npm run token -- --user alice --conference standup --right start`.

@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Sft } from '../sft/Sft.ts';
 import { SftMetrics } from '../sft/SftMetrics.ts';
-import { ClientServer } from './ClientServer.ts';
-import { loadClientTls } from './clientTls.ts';
-import { FederationHub } from './conference/FederationHub.ts';
-import { LinkMetrics } from './conference/LinkMetrics.ts';
+import { ClientServer } from './client/ClientServer.ts';
+import { loadClientTls } from './client/clientTls.ts';
 import { resolveWorkerCount, type SftConfig } from './config.ts';
-import { Federation } from './federation/index.ts';
+import { FederationHub } from './federation/relay/FederationHub.ts';
+import { LinkMetrics } from './federation/relay/LinkMetrics.ts';
+import { Federation } from './federation/trust/index.ts';
 import { MetricsServer } from './MetricsServer.ts';
 
 /**

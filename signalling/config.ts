@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { federationConfigSchema } from './federation/federationConfig.ts';
+import { federationConfigSchema } from './federation/trust/federationConfig.ts';
 
 const port = z.number().int().min(0).max(65535);
 const listen = (defaultPort: number) =>

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type AccessRight, mintAccessToken } from '../signalling/accessToken.ts';
+import { type AccessRight, mintAccessToken } from '../signalling/client/accessToken.ts';
 import { parseConfig } from '../signalling/config.ts';
 import { SftServer } from '../signalling/SftServer.ts';
 import {

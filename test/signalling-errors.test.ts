@@ -3,7 +3,7 @@
 // SftServer with a real mediasoup worker.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MAX_PAYLOAD_BYTES } from '../signalling/protocol.ts';
+import { MAX_PAYLOAD_BYTES } from '../signalling/client/protocol.ts';
 import { type ResponseData, SignallingClient } from './support/signallingClient.ts';
 import { TestServer, watchdog } from './support/testServer.ts';
 

@@ -2,9 +2,9 @@
 import { createServer } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FederationDiscovery } from '../signalling/federation/discovery.ts';
-import { FederationConnectError } from '../signalling/federation/federationConnectError.ts';
-import { orderSrvRecords } from '../signalling/federation/srvOrdering.ts';
+import { FederationDiscovery } from '../signalling/federation/trust/discovery.ts';
+import { FederationConnectError } from '../signalling/federation/trust/federationConnectError.ts';
+import { orderSrvRecords } from '../signalling/federation/trust/srvOrdering.ts';
 import { startDnsmasq } from './support/trust-dnsmasq.ts';
 import { Cleanup, exitSoon, startTestFederation, type TestFederation, temporaryDirectory } from './support/trust-harness.ts';
 import { buildTrustMatrix, type TrustMatrix } from './support/trust-openssl.ts';

@@ -3,8 +3,8 @@
 // and the project's own FederationClient, in both directions.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FederationConnectError } from '../signalling/federation/federationConnectError.ts';
-import type { InboundFederationPeer } from '../signalling/federation/federationPeer.ts';
+import { FederationConnectError } from '../signalling/federation/trust/federationConnectError.ts';
+import type { InboundFederationPeer } from '../signalling/federation/trust/federationPeer.ts';
 import {
 	Cleanup,
 	connectionCount,

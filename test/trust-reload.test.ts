@@ -6,9 +6,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sha256Fingerprint } from '../certs/describeCertificate.ts';
 import { parseCertificatesPem } from '../certs/pem.ts';
-import type { FederationEvents } from '../signalling/federation/federation.ts';
-import { FederationConnectError } from '../signalling/federation/federationConnectError.ts';
-import type { FederationPeer } from '../signalling/federation/federationPeer.ts';
+import type { FederationEvents } from '../signalling/federation/trust/federation.ts';
+import { FederationConnectError } from '../signalling/federation/trust/federationConnectError.ts';
+import type { FederationPeer } from '../signalling/federation/trust/federationPeer.ts';
 import {
 	Cleanup,
 	connectionCount,

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { loadClientTls } from '../../signalling/clientTls.ts';
+import { loadClientTls } from '../../signalling/client/clientTls.ts';
 import type { CallInfo, CallOptions, CallStats } from './browser/client.ts';
 
 export type { CallInfo, CallOptions, CallStats } from './browser/client.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createCertificateAuthority, issueSftCertificate } from '../../certs/index.ts';
-import { type AccessRight, mintAccessToken } from '../../signalling/accessToken.ts';
+import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { parseConfig, type SftConfig } from '../../signalling/config.ts';
 import { SftServer } from '../../signalling/SftServer.ts';
 

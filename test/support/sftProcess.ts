@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type IssuedCredentials, issueSftCertificate } from '../../certs/index.ts';
-import { type AccessRight, mintAccessToken } from '../../signalling/accessToken.ts';
+import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { killGroup, type NetnsHost, type NetnsHosts } from './netnsHosts.ts';
 
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;

@@ -1,15 +1,15 @@
 // A typed socket.io-client wrapper for the SFT client protocol
-// (signalling/protocol.ts): requests resolve with `data` or reject with a
+// (signalling/client/protocol.ts): requests resolve with `data` or reject with a
 // RequestError carrying the server's error `code`; server events are logged
 // and can be awaited.
 
 import type { types as ms } from 'mediasoup';
 import { io, type Socket } from 'socket.io-client';
 import type { z } from 'zod';
-import type { ConferenceDescriptor } from '../../signalling/conference/linkMessages.ts';
-import type { ParticipantInfo, ProducerInfo, RequestMethod, requestSchemas, ServerEvents } from '../../signalling/protocol.ts';
+import type { ParticipantInfo, ProducerInfo, RequestMethod, requestSchemas, ServerEvents } from '../../signalling/client/protocol.ts';
+import type { ConferenceDescriptor } from '../../signalling/federation/relay/linkMessages.ts';
 
-/** What the server puts in `data` for each request (see signalling/ClientSession.ts). */
+/** What the server puts in `data` for each request (see signalling/client/ClientSession.ts). */
 export interface ResponseData {
 	getCapabilities: { rtpCapabilities: ms.RtpCapabilities; limits: { maxVideos: number; maxAudible: number } };
 	join: {

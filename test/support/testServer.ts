@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { type AccessRight, mintAccessToken } from '../../signalling/accessToken.ts';
+import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { parseConfig } from '../../signalling/config.ts';
 import { SftServer } from '../../signalling/SftServer.ts';
 

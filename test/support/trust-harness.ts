@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { type Counter, type Gauge, Registry } from 'prom-client';
-import { Federation, type FederationOptions } from '../../signalling/federation/federation.ts';
-import { type EnabledFederationConfig, federationConfigSchema } from '../../signalling/federation/federationConfig.ts';
+import { Federation, type FederationOptions } from '../../signalling/federation/trust/federation.ts';
+import { type EnabledFederationConfig, federationConfigSchema } from '../../signalling/federation/trust/federationConfig.ts';
 
 export interface LogEntry {
 	level: number;

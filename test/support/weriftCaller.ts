@@ -5,8 +5,8 @@
 // unique RTP sequence numbers it receives per producer.
 
 import { Device, type types as msc } from 'mediasoup-client';
-import type { ConferenceDescriptor } from '../../signalling/conference/linkMessages.ts';
-import type { ProducerInfo } from '../../signalling/protocol.ts';
+import type { ProducerInfo } from '../../signalling/client/protocol.ts';
+import type { ConferenceDescriptor } from '../../signalling/federation/relay/linkMessages.ts';
 import { type RequestInput, type ResponseData, SignallingClient } from './signallingClient.ts';
 
 let polyfillInstalled: Promise<void> | undefined;

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { REFUSAL_REASONS, type RefusalReason } from '../../certs/refusalReason.ts';
+import { REFUSAL_REASONS, type RefusalReason } from '../../../certs/refusalReason.ts';
 
 export interface FederationMetrics {
 	/** Refused handshakes (both directions), by RefusalReason. */

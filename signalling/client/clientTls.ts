@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { createCertificateAuthority, issueSftCertificate } from '../certs/index.ts';
+import { createCertificateAuthority, issueSftCertificate } from '../../certs/index.ts';
 
 export interface TlsPair {
 	cert: string;

@@ -2,7 +2,7 @@ import { createServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Server as SocketIoServer } from 'socket.io';
-import type { Sft } from '../sft/Sft.ts';
+import type { Sft } from '../../sft/Sft.ts';
 import { ClientSession, type ClientSessionOptions } from './ClientSession.ts';
 import type { TlsPair } from './clientTls.ts';
 import { MAX_PAYLOAD_BYTES } from './protocol.ts';

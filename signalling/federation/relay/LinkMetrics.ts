@@ -1,7 +1,7 @@
 import type { types as ms } from 'mediasoup';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { CumulativeCounter } from '../../sft/CumulativeCounter.ts';
-import { getOrInsert } from '../../sft/getOrInsert.ts';
+import { CumulativeCounter } from '../../../sft/CumulativeCounter.ts';
+import { getOrInsert } from '../../../sft/getOrInsert.ts';
 import type { FederationHub } from './FederationHub.ts';
 
 type Labels = 'remote_domain' | 'direction' | 'kind';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { conferenceDescriptorSchema } from './conference/linkMessages.ts';
+import { conferenceDescriptorSchema } from '../federation/relay/linkMessages.ts';
 
 /**
  * Client ↔ SFT signalling messages. Every request is a socket.io event with

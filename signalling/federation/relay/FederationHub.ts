@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
-import type { Conference } from '../../sft/Conference.ts';
-import { getOrInsert } from '../../sft/getOrInsert.ts';
-import type { PipeEndpoint, PipeRelayOptions } from '../../sft/PipeRelay.ts';
-import type { Sft } from '../../sft/Sft.ts';
-import { TypedEmitter } from '../../sft/TypedEmitter.ts';
-import { SignallingError } from '../errors.ts';
-import type { Federation } from '../federation/index.ts';
+import type { Conference } from '../../../sft/Conference.ts';
+import { getOrInsert } from '../../../sft/getOrInsert.ts';
+import type { PipeEndpoint, PipeRelayOptions } from '../../../sft/PipeRelay.ts';
+import type { Sft } from '../../../sft/Sft.ts';
+import { TypedEmitter } from '../../../sft/TypedEmitter.ts';
+import type { Federation } from '../trust/index.ts';
 import { descriptorWins } from './anchorElection.ts';
 import { ConferenceLink } from './ConferenceLink.ts';
 import type { ConferenceDescriptor, LinkMessage, LinkMessageName } from './linkMessages.ts';
+import { RelayError } from './RelayError.ts';
 import { asLinkSocket, type LinkSocket, SocketPeerChannel } from './SocketPeerChannel.ts';
 
 export interface FederationHubOptions {
@@ -253,7 +253,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 				}
 				return {};
 			default:
-				if (!link) throw new SignallingError('conference_not_found', `no shared conference ${message.conferenceId}`);
+				if (!link) throw new RelayError('conference_not_found', `no shared conference ${message.conferenceId}`);
 				await link.handle(name, message);
 				return {};
 		}
@@ -262,7 +262,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	/** Anchor side: a partner SFT brings its users into one of our conferences. */
 	async #acceptAttach(channel: SocketPeerChannel, message: LinkMessage<'conf:attach'>): Promise<unknown> {
 		const conference = this.#sft.getConference(message.conferenceId);
-		if (conference?.role !== 'anchor') throw new SignallingError('conference_not_found', 'no such conference here');
+		if (conference?.role !== 'anchor') throw new RelayError('conference_not_found', 'no such conference here');
 		this.#links.get(channel.domain)?.get(conference.id)?.close();
 		const relay = await conference.createPipeRelay(this.#options.relay);
 		await relay.connect(message.endpoint);
@@ -289,9 +289,9 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	}
 }
 
-function toJoinError(error: unknown, descriptor: ConferenceDescriptor): SignallingError {
+function toJoinError(error: unknown, descriptor: ConferenceDescriptor): RelayError {
 	if ((error as { code?: string }).code === 'conference_not_found') {
-		return new SignallingError('conference_not_found', `the anchor ${descriptor.anchorDomain} has no such conference`);
+		return new RelayError('conference_not_found', `the anchor ${descriptor.anchorDomain} has no such conference`);
 	}
-	return new SignallingError('federation_unavailable', `cannot reach the SFT of ${descriptor.anchorDomain}`);
+	return new RelayError('federation_unavailable', `cannot reach the SFT of ${descriptor.anchorDomain}`);
 }

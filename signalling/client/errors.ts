@@ -1,4 +1,5 @@
-import { MediaError } from '../sft/MediaError.ts';
+import { MediaError } from '../../sft/MediaError.ts';
+import { RelayError } from '../federation/relay/RelayError.ts';
 
 /** Stable error codes sent in error acknowledgements; clients switch on these. */
 export type SignallingErrorCode =
@@ -15,7 +16,8 @@ export type SignallingErrorCode =
 	| 'federation_unavailable'
 	| 'federation_disabled'
 	| 'internal_error'
-	| MediaError['code'];
+	| MediaError['code']
+	| RelayError['code'];
 
 export class SignallingError extends Error {
 	readonly code: SignallingErrorCode;
@@ -34,7 +36,7 @@ export interface ErrorBody {
 
 /** Turns anything thrown by a handler into a code and a sentence for the client. */
 export function toErrorBody(error: unknown): ErrorBody {
-	if (error instanceof SignallingError || error instanceof MediaError) {
+	if (error instanceof SignallingError || error instanceof MediaError || error instanceof RelayError) {
 		return { code: error.code, message: error.message };
 	}
 	return { code: 'internal_error', message: 'the server could not handle this request' };

@@ -1,4 +1,4 @@
-import type { RefusalReason } from '../../certs/refusalReason.ts';
+import type { RefusalReason } from '../../../certs/refusalReason.ts';
 
 export type FederationConnectFailure =
 	/** We refused the peer (its certificate, or the domain is not allowed); see `reason`. */

@@ -1,8 +1,8 @@
 import { createSecureContext } from 'node:tls';
-import { CertsError } from '../../certs/certsError.ts';
-import { type CertificateSummary, describeCertificate, dnsNamesOf } from '../../certs/describeCertificate.ts';
-import { parseCertificatesPem, readTextFile } from '../../certs/pem.ts';
-import { TrustBundle } from '../../certs/trustBundle.ts';
+import { CertsError } from '../../../certs/certsError.ts';
+import { type CertificateSummary, describeCertificate, dnsNamesOf } from '../../../certs/describeCertificate.ts';
+import { parseCertificatesPem, readTextFile } from '../../../certs/pem.ts';
+import { TrustBundle } from '../../../certs/trustBundle.ts';
 import type { EnabledFederationConfig } from './federationConfig.ts';
 
 type TrustSettings = Pick<

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { TypedEmitter } from '../../sft/TypedEmitter.ts';
+import { TypedEmitter } from '../../../sft/TypedEmitter.ts';
 import { FEDERATION_SRV_SERVICE, FederationDiscovery } from './discovery.ts';
 import { type ConnectToPeerTarget, FederationClient } from './federationClient.ts';
 import type { EnabledFederationConfig } from './federationConfig.ts';

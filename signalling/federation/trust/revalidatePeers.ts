@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { verifyPeerCertificate } from '../../certs/verifyPeerCertificate.ts';
+import { verifyPeerCertificate } from '../../../certs/verifyPeerCertificate.ts';
 import type { TrustMaterial } from './trustMaterial.ts';
 
 /** What revalidation needs of a connected link, inbound or outbound. */

@@ -1,9 +1,9 @@
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { type Socket as ClientSocket, io } from 'socket.io-client';
-import { normalizeDomain } from '../../certs/domainName.ts';
-import { verifyPeerCertificate } from '../../certs/verifyPeerCertificate.ts';
-import { TypedEmitter } from '../../sft/TypedEmitter.ts';
+import { normalizeDomain } from '../../../certs/domainName.ts';
+import { verifyPeerCertificate } from '../../../certs/verifyPeerCertificate.ts';
+import { TypedEmitter } from '../../../sft/TypedEmitter.ts';
 import { type FederationDiscovery, FederationDiscoveryError, type FederationEndpoint } from './discovery.ts';
 import { FederationConnectError } from './federationConnectError.ts';
 import type { FederationMetrics } from './federationMetrics.ts';

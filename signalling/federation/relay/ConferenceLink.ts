@@ -1,8 +1,8 @@
 import type { types as ms } from 'mediasoup';
 import type { Logger } from 'pino';
-import type { Conference } from '../../sft/Conference.ts';
-import type { Participant } from '../../sft/Participant.ts';
-import type { PipeRelay } from '../../sft/PipeRelay.ts';
+import type { Conference } from '../../../sft/Conference.ts';
+import type { Participant } from '../../../sft/Participant.ts';
+import type { PipeRelay } from '../../../sft/PipeRelay.ts';
 import type { LinkMessage, LinkMessageName } from './linkMessages.ts';
 
 /** The federation socket to one partner SFT, as a ConferenceLink sees it. */

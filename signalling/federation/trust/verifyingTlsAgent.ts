@@ -2,7 +2,7 @@ import { Agent, type RequestOptions } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect, type TLSSocket } from 'node:tls';
-import type { PeerVerification } from '../../certs/verifyPeerCertificate.ts';
+import type { PeerVerification } from '../../../certs/verifyPeerCertificate.ts';
 import { peerCertificateChain } from './peerCertificateChain.ts';
 
 export interface VerifyingTlsAgentOptions {

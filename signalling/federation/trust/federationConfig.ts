@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { normalizeDomain } from '../../certs/domainName.ts';
+import { normalizeDomain } from '../../../certs/domainName.ts';
 
 /** Default federation port; deliberately distinct from the client signalling port. */
 export const DEFAULT_FEDERATION_PORT = 9443;

@@ -1,11 +1,11 @@
 import type { types as ms } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
-import type { Conference } from '../sft/Conference.ts';
-import type { Participant } from '../sft/Participant.ts';
-import type { Sft } from '../sft/Sft.ts';
+import type { Conference } from '../../sft/Conference.ts';
+import type { Participant } from '../../sft/Participant.ts';
+import type { Sft } from '../../sft/Sft.ts';
+import type { FederationHub } from '../federation/relay/FederationHub.ts';
 import { verifyAccessToken } from './accessToken.ts';
-import type { FederationHub } from './conference/FederationHub.ts';
 import { SignallingError, toErrorBody } from './errors.ts';
 import {
 	isRequestMethod,

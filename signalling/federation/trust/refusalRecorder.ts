@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RefusalReason } from '../../certs/refusalReason.ts';
+import type { RefusalReason } from '../../../certs/refusalReason.ts';
 import type { FederationMetrics } from './federationMetrics.ts';
 
 /** One refused federation handshake, as logged and as emitted in `'refused'` events. */

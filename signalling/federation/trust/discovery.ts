@@ -1,7 +1,7 @@
 import { type LookupAddress, type LookupOptions, type SrvRecord, lookup as systemLookup } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import type { LookupFunction } from 'node:net';
-import { normalizeDomain } from '../../certs/domainName.ts';
+import { normalizeDomain } from '../../../certs/domainName.ts';
 import type { FederationPeerEndpointConfig } from './federationConfig.ts';
 import { orderSrvRecords } from './srvOrdering.ts';
 
