@@ -23,7 +23,7 @@ test('bench 2x2 for 3 s: JSON parses, packets forwarded, low loss', async () => 
 	]);
 	assert.is(code, 0, `bench exited ${code}: ${stderr}`);
 	const result = JSON.parse(stdout) as ForwardingResult;
-	assert.match(stderr, /setup: 2 participants, 4 consumers/, 'progress goes to stderr with --json');
+	assert.match(stderr, /setup: 2 participants in 1 conference\(s\), 4 consumers/, 'progress goes to stderr with --json');
 	assert.is(result.config.participants, 2);
 	// Each participant receives the other's audio and video for the whole window.
 	assert.is(result.measuredPairs, 4);
