@@ -11,12 +11,14 @@ import {
 	VP8_PAYLOAD_TYPE,
 	vp8ProducerParameters,
 } from './producerParameters.ts';
-import { buildRemb, keyFrameRequests } from './rtcpPackets.ts';
+import { keyFrameRequests } from './rtcpPackets.ts';
+import { withBandwidthFeedback } from './rtpCapabilities.ts';
 import { isRtcp, nowMs, readSendStamp, rtpPayloadOffset, type SendStamp } from './rtpPackets.ts';
 import { joinSendLoop } from './sendLoop.ts';
 import { type Layout, type RemoteVideo, speakerTiles } from './speakerLayout.ts';
 import { AudioSender, type StreamSender } from './streamSender.ts';
 import { DelayHistogram, StreamCounter } from './streamStats.ts';
+import { TRANSPORT_CC_URI, TransportFeedback } from './transportFeedback.ts';
 import { VideoLayerSender } from './videoLayerSender.ts';
 import { singleLayerProfile, type VideoProfile } from './videoProfiles.ts';
 import { parseVp8Descriptor } from './vp8Packets.ts';
@@ -53,6 +55,12 @@ export interface PlainRtpClientOptions {
 	receive?: boolean;
 	/** Show remote videos in this layout, following the active speaker (default: the SFT's default view). */
 	layout?: Layout;
+	/**
+	 * Announce transport-cc and send transport feedback, so mediasoup estimates
+	 * this client's downlink and hands out layers by consumer priority; with a
+	 * bottleneck, as if the downlink carried only that many bits/s.
+	 */
+	transportFeedback?: { bottleneckBitrate?: number };
 	recvBufferBytes?: number;
 }
 
@@ -140,6 +148,9 @@ export class PlainRtpClient {
 	#layoutTimer: NodeJS.Timeout | undefined;
 	#layoutKey = '';
 	#layoutApplying: Promise<void> = Promise.resolve();
+	#feedback: TransportFeedback | undefined;
+	#feedbackTimer: NodeJS.Timeout | undefined;
+	#bottleneck: number | undefined;
 	#stopped = false;
 
 	private constructor(init: {
@@ -158,6 +169,7 @@ export class PlainRtpClient {
 		this.#recvSocket = init.recvSocket;
 		this.#sends = init.sends;
 		this.#recvTransportId = init.recvTransportId;
+		this.#bottleneck = init.options.transportFeedback?.bottleneckBitrate;
 		this.audio = init.audio;
 		this.video = init.video;
 		this.#sendSocket.on('message', (msg) => this.#onSendSocketMessage(msg));
@@ -168,7 +180,8 @@ export class PlainRtpClient {
 	/** Joins the conference, produces the configured media and (by default) consumes everyone else. */
 	static async join(options: PlainRtpClientOptions): Promise<PlainRtpClient> {
 		const host = options.host ?? '127.0.0.1';
-		const participant = options.conference.addParticipant(options.name, options.name, options.rtpCapabilities);
+		const announced = options.transportFeedback ? withBandwidthFeedback(options.rtpCapabilities, 'transport-cc') : options.rtpCapabilities;
+		const participant = options.conference.addParticipant(options.name, options.name, announced);
 		const sockets: Socket[] = [];
 		try {
 			const sendSocket = await bindSocket(host, undefined);
@@ -281,10 +294,10 @@ export class PlainRtpClient {
 		this.#leaveSendLoop = undefined;
 	}
 
-	/** Tells the SFT (REMB) how many bits/s this client's downlink takes; mediasoup then ranks its consumers by priority. */
-	sendReceiverEstimate(bitrate: number): void {
-		const ssrcs = this.remoteStreams.filter((s) => s.kind === 'video').map((s) => s.ssrc);
-		this.#recvSocket.send(buildRemb(randomSsrc(), bitrate, ssrcs));
+	/** With transportFeedback: report arrivals from now on as behind a downlink of `bitrate` bits/s (undefined: unlimited). */
+	setBottleneck(bitrate: number | undefined): void {
+		this.#bottleneck = bitrate;
+		this.#feedback?.setBottleneck(bitrate);
 	}
 
 	/** Stops sending, leaves the conference and closes both sockets. Safe to call twice. */
@@ -294,6 +307,7 @@ export class PlainRtpClient {
 		this.stopSending();
 		for (const local of this.localStreams) publishedSsrcs.delete(local.producer.id);
 		clearTimeout(this.#layoutTimer);
+		clearInterval(this.#feedbackTimer);
 		for (const off of this.#unsubscribe) off();
 		await Promise.allSettled([...this.#consuming.values()]);
 		this.participant.close();
@@ -383,8 +397,24 @@ export class PlainRtpClient {
 		};
 		this.#remote.set(producer.id, stream);
 		this.#bySsrc.set(stream.ssrc, stream);
+		if (this.#options.transportFeedback) this.#startFeedback(consumer);
 		await this.participant.setConsumerPaused(consumer.id, false);
 		return stream;
+	}
+
+	/** Transport feedback every 50 ms (as Chrome), once the first consumer tells the extension id. */
+	#startFeedback(consumer: ms.Consumer): void {
+		if (this.#feedback) return;
+		const id = consumer.rtpParameters.headerExtensions?.find((e) => e.uri === TRANSPORT_CC_URI)?.id;
+		if (id === undefined) return;
+		const feedback = new TransportFeedback(id);
+		feedback.setBottleneck(this.#bottleneck);
+		this.#feedback = feedback;
+		const senderSsrc = randomSsrc();
+		this.#feedbackTimer = setInterval(() => {
+			const packet = feedback.build(senderSsrc, consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0);
+			if (packet) this.#recvSocket.send(packet);
+		}, 50);
 	}
 
 	#onRecvSocketMessage(msg: Buffer): void {
@@ -392,6 +422,7 @@ export class PlainRtpClient {
 			this.rtcpReceived++;
 			return;
 		}
+		this.#feedback?.onPacket(msg, performance.now());
 		const stream = msg.length >= 12 ? this.#bySsrc.get(msg.readUInt32BE(8)) : undefined;
 		if (!stream) {
 			if (msg.length >= 12 && msg.readUInt32BE(8) === PROBATION_SSRC) this.probationPackets++;

@@ -1,15 +1,13 @@
 /**
  * The RTCP a synthetic client exchanges with mediasoup: key frame requests it
- * obeys (PLI, FIR), the sender reports mediasoup needs before it switches a
- * viewer between simulcast layers, and REMB, which a receiver uses to cap what
- * the SFT sends it.
+ * obeys (PLI, FIR) and the sender reports mediasoup needs before it switches a
+ * viewer between simulcast layers (transport feedback: transportFeedback.ts).
  */
 
 const PT_SR = 200;
 const PT_PSFB = 206;
 const FMT_PLI = 1;
 const FMT_FIR = 4;
-const FMT_AFB = 15;
 
 /** Media SSRCs for which a (compound) RTCP packet asks a key frame (PLI or FIR). */
 export function keyFrameRequests(packet: Buffer): number[] {
@@ -73,31 +71,5 @@ export function buildSenderReport(f: SenderReportFields): Buffer {
 	packet.writeUInt32BE(f.rtpTimestamp >>> 0, 16);
 	packet.writeUInt32BE(f.packetCount >>> 0, 20);
 	packet.writeUInt32BE(f.octetCount >>> 0, 24);
-	return packet;
-}
-
-/**
- * A REMB (draft-alvestrand-rmcat-remb): the receiver's estimate of what it can
- * take, which mediasoup's bandwidth estimator treats as a cap for the
- * transport it arrives on.
- */
-export function buildRemb(senderSsrc: number, bitrate: number, mediaSsrcs: readonly number[]): Buffer {
-	const packet = Buffer.alloc(20 + 4 * mediaSsrcs.length);
-	packet[0] = 0x80 | FMT_AFB;
-	packet[1] = PT_PSFB;
-	packet.writeUInt16BE(packet.length / 4 - 1, 2);
-	packet.writeUInt32BE(senderSsrc >>> 0, 4);
-	packet.writeUInt32BE(0, 8);
-	packet.write('REMB', 12, 'ascii');
-	// 6-bit exponent, 18-bit mantissa.
-	let exponent = 0;
-	let mantissa = Math.max(0, Math.floor(bitrate));
-	while (mantissa >= 1 << 18) {
-		mantissa = Math.floor(mantissa / 2);
-		exponent++;
-	}
-	packet.writeUInt32BE(((exponent << 18) | mantissa) >>> 0, 16);
-	packet[16] = mediaSsrcs.length; // the SSRC count is the word's first byte
-	for (const [i, ssrc] of mediaSsrcs.entries()) packet.writeUInt32BE(ssrc >>> 0, 20 + 4 * i);
 	return packet;
 }

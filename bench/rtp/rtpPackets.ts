@@ -70,6 +70,38 @@ export function writeRtpHeader(packet: Buffer, header: Omit<RtpHeaderFields, 'ex
 	packet.writeUInt32BE(header.ssrc >>> 0, 8);
 }
 
+/**
+ * Where the value of header extension `id` sits in an RTP packet (one- or
+ * two-byte form), without parsing anything else; undefined if absent.
+ */
+export function findHeaderExtension(packet: Buffer, id: number): { offset: number; length: number } | undefined {
+	const first = packet[0] ?? 0;
+	if (!(first & 0x10)) return undefined;
+	const start = 12 + (first & 0x0f) * 4;
+	if (packet.length < start + 4) return undefined;
+	const profile = packet.readUInt16BE(start);
+	const end = start + 4 + packet.readUInt16BE(start + 2) * 4;
+	if (packet.length < end) return undefined;
+	const oneByte = profile === ONE_BYTE_PROFILE;
+	if (!oneByte && (profile & TWO_BYTE_PROFILE_MASK) !== TWO_BYTE_PROFILE) return undefined;
+	let i = start + 4;
+	while (i < end) {
+		const b = packet[i] ?? 0;
+		if (b === 0) {
+			i++; // padding
+			continue;
+		}
+		const elementId = oneByte ? b >> 4 : b;
+		if (oneByte && elementId === 15) return undefined;
+		const length = oneByte ? (b & 0x0f) + 1 : (packet[i + 1] ?? 0);
+		const offset = i + (oneByte ? 1 : 2);
+		if (offset + length > end) return undefined;
+		if (elementId === id) return { offset, length };
+		i = offset + length;
+	}
+	return undefined;
+}
+
 /** Where the payload of an RTP packet starts (after CSRCs and extensions), or -1 if the packet is malformed. */
 export function rtpPayloadOffset(packet: Buffer): number {
 	if (packet.length < 12) return -1;
