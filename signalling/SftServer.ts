@@ -95,6 +95,9 @@ export class SftServer {
 						domain: fed.domain,
 						announcedEndpoint: fed.announcedHost ? { host: fed.announcedHost, port: federation.port } : undefined,
 						relay: { listenIp: media.listenIp, announcedAddress, portRange: { min: media.rtcMinPort, max: media.rtcMaxPort } },
+						relayModeFor: (domain) => fed.partnerRelay[domain]?.relayMode ?? fed.relayMode,
+						linkMaxBitrateFor: (domain) => fed.partnerRelay[domain]?.linkMaxBitrate ?? fed.linkMaxBitrate,
+						maxAudible: media.maxAudible,
 					},
 					logger.child({ component: 'federated-conferences' }),
 				);

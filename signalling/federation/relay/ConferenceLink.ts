@@ -1,8 +1,9 @@
 import type { types as ms } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Conference } from '../../../sft/Conference.ts';
+import type { MediaRelay } from '../../../sft/MediaRelay.ts';
 import type { Participant } from '../../../sft/Participant.ts';
-import type { PipeRelay } from '../../../sft/PipeRelay.ts';
+import { LinkDemand, type LinkDemandOptions } from './LinkDemand.ts';
 import type { LinkMessage, LinkMessageName } from './linkMessages.ts';
 
 /** The federation socket to one partner SFT, as a ConferenceLink sees it. */
@@ -20,7 +21,9 @@ export interface PeerChannel {
  */
 export class ConferenceLink {
 	readonly conference: Conference;
-	readonly relay: PipeRelay;
+	readonly relay: MediaRelay;
+	/** Demand mode only: which streams and layers cross, both ways. */
+	readonly demand: LinkDemand | undefined;
 	readonly #channel: PeerChannel;
 	readonly #logger: Logger;
 	readonly #unsubscribe: (() => void)[] = [];
@@ -29,11 +32,15 @@ export class ConferenceLink {
 	#incoming: Promise<unknown> = Promise.resolve();
 	#closed = false;
 
-	constructor(conference: Conference, relay: PipeRelay, channel: PeerChannel, logger: Logger) {
+	constructor(conference: Conference, relay: MediaRelay, channel: PeerChannel, options: LinkDemandOptions, logger: Logger) {
 		this.conference = conference;
 		this.relay = relay;
 		this.#channel = channel;
-		this.#logger = logger.child({ conference: conference.id, peer: channel.domain });
+		this.#logger = logger.child({ conference: conference.id, peer: channel.domain, relayMode: relay.mode });
+		this.demand =
+			relay.mode === 'demand'
+				? new LinkDemand(conference, relay, (video) => this.#send('conf:demand', { video }), options, this.#logger)
+				: undefined;
 	}
 
 	get peerDomain(): string {
@@ -86,6 +93,7 @@ export class ConferenceLink {
 	close(): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		this.demand?.close();
 		for (const off of this.#unsubscribe.splice(0)) off();
 		this.relay.close();
 		for (const p of this.conference.participants) if (p.origin === this.peerDomain) p.close();
@@ -113,6 +121,7 @@ export class ConferenceLink {
 				if (!owner) return;
 				const mirrored = await this.relay.receive({ ...producer, rtpParameters: producer.rtpParameters as unknown as ms.RtpParameters });
 				owner.adoptProducer(mirrored);
+				this.demand?.producerReceived(mirrored);
 				return;
 			}
 			case 'conf:producerClosed':
@@ -125,6 +134,9 @@ export class ConferenceLink {
 				else await producer?.resume();
 				return;
 			}
+			case 'conf:demand':
+				this.demand?.onRemoteDemand((message as LinkMessage<'conf:demand'>).video);
+				return;
 			default:
 				// attach/detach/ended concern the whole link and are handled by its owner.
 				return;
@@ -153,6 +165,7 @@ export class ConferenceLink {
 			if (producer.closed) return;
 			const relayed = await this.relay.send(producer);
 			await this.#send('conf:producerAdded', { participantId: p.id, producer: relayed });
+			this.demand?.producerSent();
 		});
 	}
 

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { Conference } from '../../../sft/Conference.ts';
 import { getOrInsert } from '../../../sft/getOrInsert.ts';
-import type { PipeEndpoint, PipeRelayOptions } from '../../../sft/PipeRelay.ts';
+import type { RelayMode, RelayOptions } from '../../../sft/MediaRelay.ts';
 import type { Sft } from '../../../sft/Sft.ts';
 import { TypedEmitter } from '../../../sft/TypedEmitter.ts';
 import type { Federation } from '../trust/index.ts';
 import { descriptorWins } from './anchorElection.ts';
 import { ConferenceLink } from './ConferenceLink.ts';
-import type { ConferenceDescriptor, LinkMessage, LinkMessageName } from './linkMessages.ts';
+import { attachReplySchema, type ConferenceDescriptor, type LinkMessage, type LinkMessageName } from './linkMessages.ts';
 import { RelayError } from './RelayError.ts';
 import { asLinkSocket, type LinkSocket, SocketPeerChannel } from './SocketPeerChannel.ts';
 
@@ -16,7 +16,13 @@ export interface FederationHubOptions {
 	domain: string;
 	/** Put in descriptors so partners can dial us without DNS; omit to rely on SRV. */
 	announcedEndpoint?: { host: string; port: number } | undefined;
-	relay: PipeRelayOptions;
+	relay: RelayOptions;
+	/** How media crosses to a partner (`demand` wins when either side asks for it). */
+	relayModeFor(domain: string): RelayMode;
+	/** Cap on what we send to a partner in demand mode, bit/s; undefined: none. */
+	linkMaxBitrateFor(domain: string): number | undefined;
+	/** Loudest speakers a client hears (how many speakers cross in demand mode, plus one). */
+	maxAudible: number;
 }
 
 /**
@@ -126,17 +132,31 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	async #attach(conference: Conference, descriptor: ConferenceDescriptor): Promise<void> {
 		this.#descriptors.set(conference.id, descriptor);
 		const channel = await this.#channelTo(descriptor);
-		const relay = await conference.createPipeRelay(this.#options.relay);
-		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
+		let mode = this.#options.relayModeFor(descriptor.anchorDomain);
+		let link: ConferenceLink | undefined;
 		try {
-			const reply = (await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint })) as {
-				endpoint: PipeEndpoint;
-			};
-			await relay.connect(reply.endpoint);
+			// The anchor may answer that the link must use the other mode: then once more with that one.
+			for (let attempt = 0; attempt < 2 && !link; attempt++) {
+				const relay = await conference.createRelay(mode, this.#options.relay);
+				const candidate = this.#register(
+					new ConferenceLink(conference, relay, channel, this.#linkOptions(descriptor.anchorDomain), this.#logger),
+				);
+				const reply = attachReplySchema.parse(
+					await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint, relayMode: mode }),
+				);
+				if (reply.relayMode === mode && reply.endpoint) {
+					await relay.connect(reply.endpoint);
+					link = candidate;
+				} else {
+					this.#unregister(candidate);
+					mode = reply.relayMode;
+				}
+			}
 		} catch (error) {
-			this.#unregister(link);
+			for (const stale of this.linksOf(conference.id)) if (stale.peerDomain === descriptor.anchorDomain) this.#unregister(stale);
 			throw error;
 		}
+		if (!link) throw new RelayError('federation_unavailable', `${descriptor.anchorDomain} did not agree on a relay mode`);
 		link.start();
 		this.#logger.info({ conference: conference.id, anchor: descriptor.anchorDomain }, 'attached to anchor');
 	}
@@ -263,10 +283,13 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	async #acceptAttach(channel: SocketPeerChannel, message: LinkMessage<'conf:attach'>): Promise<unknown> {
 		const conference = this.#sft.getConference(message.conferenceId);
 		if (conference?.role !== 'anchor') throw new RelayError('conference_not_found', 'no such conference here');
+		// `demand` wins when either side asks for it; a mismatch is answered with the mode to use.
+		const mode: RelayMode = message.relayMode === 'demand' || this.#options.relayModeFor(channel.domain) === 'demand' ? 'demand' : 'full';
+		if (mode !== message.relayMode) return { relayMode: mode };
 		this.#links.get(channel.domain)?.get(conference.id)?.close();
-		const relay = await conference.createPipeRelay(this.#options.relay);
+		const relay = await conference.createRelay(mode, this.#options.relay);
 		await relay.connect(message.endpoint);
-		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
+		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#linkOptions(channel.domain), this.#logger));
 		conference.once('closed', (reason) => {
 			if (!link.closed) void channel.send('conf:ended', { conferenceId: conference.id, reason }).catch(() => undefined);
 			this.#unregister(link);
@@ -274,7 +297,11 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		// Offer our side once the partner has our endpoint (it connects on this reply).
 		setImmediate(() => link.start());
 		this.#logger.info({ conference: conference.id, peer: channel.domain }, 'federated SFT attached');
-		return { endpoint: relay.localEndpoint };
+		return { relayMode: mode, endpoint: relay.localEndpoint };
+	}
+
+	#linkOptions(domain: string) {
+		return { maxAudible: this.#options.maxAudible, maxBitrate: this.#options.linkMaxBitrateFor(domain) };
 	}
 
 	#register(link: ConferenceLink): ConferenceLink {

@@ -23,6 +23,9 @@ const dnsServerSchema = z.string().refine((value) => {
 	return isIP(value) === 6;
 }, 'expected an IP address with optional port, e.g. 127.0.0.1:53 or [::1]:53');
 
+const relayModeSchema = z.enum(['full', 'demand']);
+const linkMaxBitrateSchema = z.number().int().min(100_000);
+
 const peerEndpointSchema = z.object({
 	host: z.string().min(1),
 	port: portSchema.default(DEFAULT_FEDERATION_PORT),
@@ -45,6 +48,14 @@ const enabledFederationConfigSchema = z.object({
 	peers: z.record(domainSchema, peerEndpointSchema).default({}),
 	/** Resolvers for SRV lookups; omit to use the system's. */
 	dnsServers: z.array(dnsServerSchema).optional(),
+	/** How conference media crosses to partners: every stream and layer, or only what viewers there need. */
+	relayMode: relayModeSchema.default('full'),
+	/** Cap on what this SFT sends to each partner in demand mode, bit/s (shed by priority). */
+	linkMaxBitrate: linkMaxBitrateSchema.optional(),
+	/** Per-partner overrides of relayMode and linkMaxBitrate. */
+	partnerRelay: z
+		.record(domainSchema, z.object({ relayMode: relayModeSchema.optional(), linkMaxBitrate: linkMaxBitrateSchema.optional() }).strict())
+		.default({}),
 });
 
 const disabledFederationConfigSchema = z.object({ enabled: z.literal(false).default(false) });
