@@ -13,6 +13,8 @@ export interface DomainSpec {
 	domain: string;
 	/** Domains this SFT federates with. */
 	allow: string[];
+	/** Extra `federation` settings (e.g. relayMode, linkMaxBitrate). */
+	federation?: Record<string, unknown>;
 }
 
 /**
@@ -32,7 +34,7 @@ export class FederatedDomains {
 			const bundle = join(domains.#dir, 'bundle.pem');
 			writeFileSync(bundle, [...cas.values()].map((ca) => ca.certificatePem).join('\n'));
 			let basePort = 42000 + Math.floor(Math.random() * 300) * 10;
-			for (const { domain, allow } of specs) {
+			for (const { domain, allow, federation } of specs) {
 				const ca = cas.get(domain)!;
 				const issued = await issueSftCertificate({
 					caCertificatePem: ca.certificatePem,
@@ -58,6 +60,7 @@ export class FederatedDomains {
 						keyFile,
 						trustBundleFile: bundle,
 						allowList: allow,
+						...federation,
 					},
 				});
 				basePort += 10;
