@@ -151,6 +151,7 @@ export class FederationClient extends TypedEmitter<FederationClientEvents> {
 					claimedDomain: domain,
 					role: 'server',
 					allowedDomains: trust.allowedDomains,
+					pinnedIssuers: trust.pinnedIssuers,
 				}),
 		});
 		const host = isIP(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host;
