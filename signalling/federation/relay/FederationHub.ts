@@ -8,6 +8,7 @@ import type { Federation } from '../trust/index.ts';
 import { descriptorWins } from './anchorElection.ts';
 import { ConferenceLink } from './ConferenceLink.ts';
 import type { ConferenceDescriptor, LinkMessage, LinkMessageName } from './linkMessages.ts';
+import type { PartnerLimits } from './partnerLimits.ts';
 import { RelayError } from './RelayError.ts';
 import { asLinkSocket, type LinkSocket, SocketPeerChannel } from './SocketPeerChannel.ts';
 
@@ -16,7 +17,11 @@ export interface FederationHubOptions {
 	domain: string;
 	/** Put in descriptors so partners can dial us without DNS; omit to rely on SRV. */
 	announcedEndpoint?: { host: string; port: number } | undefined;
+	/** Dial the endpoint a client's descriptor names (development); otherwise only SRV and static peers. */
+	dialDescriptorEndpoints?: boolean | undefined;
 	relay: PipeRelayOptions;
+	/** What one partner may add to a conference. */
+	limits?: PartnerLimits | undefined;
 }
 
 /**
@@ -27,6 +32,8 @@ export interface FederationHubOptions {
 type FederationHubEvents = {
 	/** A lost link to an anchor came back (counted as a reconnect). */
 	reattached: [anchorDomain: string];
+	/** A partner's message was refused with `code` (malformed, forged or over a limit). */
+	messageRefused: [domain: string, code: string];
 };
 
 export class FederationHub extends TypedEmitter<FederationHubEvents> {
@@ -42,6 +49,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	readonly #descriptors = new Map<string, ConferenceDescriptor>();
 	#closed = false;
 	readonly #knownDomains = new Set<string>();
+	/** Per anchor-side link: removes its conference 'closed' listener, so repeated attaches leave none behind. */
+	readonly #offConferenceClosed = new Map<ConferenceLink, () => void>();
 
 	constructor(sft: Sft, federation: Federation, options: FederationHubOptions, logger: Logger) {
 		super();
@@ -127,7 +136,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		this.#descriptors.set(conference.id, descriptor);
 		const channel = await this.#channelTo(descriptor);
 		const relay = await conference.createPipeRelay(this.#options.relay);
-		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
+		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger, this.#options.limits));
 		try {
 			const reply = (await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint })) as {
 				endpoint: PipeEndpoint;
@@ -198,8 +207,10 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		if (open?.socket.connected) return open;
 		const pending = this.#dialling.get(domain);
 		if (pending) return pending;
+		// A descriptor comes from a client: its endpoint is dialled only where the operator allows it.
+		const endpoint = this.#options.dialDescriptorEndpoints ? descriptor.federationEndpoint : undefined;
 		const dial = this.#federation
-			.connectToPeer({ domain, ...(descriptor.federationEndpoint ? { endpoint: descriptor.federationEndpoint } : {}) })
+			.connectToPeer({ domain, ...(endpoint ? { endpoint } : {}) })
 			.then((peer) => this.#adoptSocket(peer.domain, asLinkSocket(peer.socket)))
 			.finally(() => this.#dialling.delete(domain));
 		this.#dialling.set(domain, dial);
@@ -209,7 +220,13 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	#adoptSocket(domain: string, socket: LinkSocket): SocketPeerChannel {
 		this.#channels.get(domain)?.close();
 		this.#knownDomains.add(domain);
-		const channel = new SocketPeerChannel(domain, socket, (ch, name, message) => this.#onMessage(ch, name, message), this.#logger);
+		const channel = new SocketPeerChannel(
+			domain,
+			socket,
+			(ch, name, message) => this.#onMessage(ch, name, message),
+			this.#logger,
+			(code) => this.emit('messageRefused', domain, code),
+		);
 		this.#channels.set(domain, channel);
 		return channel;
 	}
@@ -239,7 +256,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 				if (link) this.#unregister(link);
 				return {};
 			case 'conf:ended':
-				if (link) {
+				// Only our anchor may end a conference here; a partner attached to our own conference may not.
+				if (link && link.conference.role === 'federated') {
 					this.#unregister(link);
 					link.conference.close('anchor_ended');
 				}
@@ -263,14 +281,20 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	async #acceptAttach(channel: SocketPeerChannel, message: LinkMessage<'conf:attach'>): Promise<unknown> {
 		const conference = this.#sft.getConference(message.conferenceId);
 		if (conference?.role !== 'anchor') throw new RelayError('conference_not_found', 'no such conference here');
-		this.#links.get(channel.domain)?.get(conference.id)?.close();
 		const relay = await conference.createPipeRelay(this.#options.relay);
-		await relay.connect(message.endpoint);
-		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
-		conference.once('closed', (reason) => {
+		await relay.connect(message.endpoint).catch((error: unknown) => {
+			relay.close();
+			throw error;
+		});
+		// Checked after the awaits: a concurrent attach of the same partner may have registered meanwhile.
+		const previous = this.#links.get(channel.domain)?.get(conference.id);
+		if (previous) this.#unregister(previous);
+		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger, this.#options.limits));
+		const off = conference.subscribe('closed', (reason) => {
 			if (!link.closed) void channel.send('conf:ended', { conferenceId: conference.id, reason }).catch(() => undefined);
 			this.#unregister(link);
 		});
+		this.#offConferenceClosed.set(link, off);
 		// Offer our side once the partner has our endpoint (it connects on this reply).
 		setImmediate(() => link.start());
 		this.#logger.info({ conference: conference.id, peer: channel.domain }, 'federated SFT attached');
@@ -284,6 +308,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 
 	#unregister(link: ConferenceLink): void {
 		link.close();
+		this.#offConferenceClosed.get(link)?.();
+		this.#offConferenceClosed.delete(link);
 		const byConference = this.#links.get(link.peerDomain);
 		if (byConference?.get(link.conference.id) === link) byConference.delete(link.conference.id);
 	}
