@@ -22,6 +22,8 @@ export interface SftProcessOptions {
 	/** PEM of every CA the SFT trusts for federation (the allow list decides who is admitted). */
 	trustBundlePem: string;
 	allowList: string[];
+	/** Static partner endpoints (`federation.peers`): partners are dialled only through these (or DNS SRV). */
+	peers?: Record<string, { host: string; port: number }>;
 	tokenSecret: string;
 	/** Directory for the config file, certificates and the log. */
 	dir: string;
@@ -119,6 +121,7 @@ export class SftProcess {
 				keyFile: file('federation.key'),
 				trustBundleFile: file('trust.pem'),
 				allowList: options.allowList,
+				peers: options.peers ?? {},
 			},
 		};
 		const configFile = file('config.json');
