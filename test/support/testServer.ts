@@ -66,8 +66,19 @@ export async function startWithFreePorts(signalling: Record<string, unknown>, ov
 		const config = parseConfig({
 			signalling: { listen: { ip: '127.0.0.1', port: 0 }, ...signalling },
 			limits: overrides.limits ?? {},
-			metrics: { listen: { ip: '127.0.0.1', port: 0 }, ...(overrides.statsIntervalMs ? { statsIntervalMs: overrides.statsIntervalMs } : {}) },
-			media: { workers: 1, listenIp: '127.0.0.1', rtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 49, pipeMinPort: rtcMinPort + 50, pipeMaxPort: rtcMinPort + 99 },
+			metrics: {
+				listen: { ip: '127.0.0.1', port: 0 },
+				...(overrides.statsIntervalMs ? { statsIntervalMs: overrides.statsIntervalMs } : {}),
+			},
+			media: {
+				workers: 1,
+				listenIp: '127.0.0.1',
+				rtcBasePort,
+				rtcMinPort,
+				rtcMaxPort: rtcMinPort + 49,
+				pipeMinPort: rtcMinPort + 50,
+				pipeMaxPort: rtcMinPort + 99,
+			},
 			log: { level: 'silent' },
 		});
 		try {
