@@ -2,7 +2,7 @@
 // host's network namespace: every listener (signalling, metrics, federation,
 // media) on the host's address, a generated config file, certificates from
 // the domain's own CA, and the "SFT ready" log line awaited.
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -272,6 +272,33 @@ export class SftProcess {
 			};
 		});
 	}
+}
+
+/**
+ * Runs `npm start`'s entry point (signalling/main.ts) outside any namespace
+ * with only `env` as SFT_* configuration, to the end: for start-up failures.
+ */
+export function runSftMainToExit(
+	env: Record<string, string>,
+	timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+	const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SFT_') || key === 'SFT_CACHE_DIR'));
+	const child = spawn(process.execPath, ['--import', 'tsx', 'signalling/main.ts'], {
+		cwd: REPO_ROOT,
+		env: { ...base, ...env },
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	return new Promise((resolve) => {
+		let stdout = '';
+		let stderr = '';
+		child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+		child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+		const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+		child.on('close', (code) => {
+			clearTimeout(timer);
+			resolve({ code, stdout, stderr });
+		});
+	});
 }
 
 function describeExit(status: { code: number | null; signal: NodeJS.Signals | null } | undefined): string {
