@@ -6,12 +6,23 @@
 import type { types as ms } from 'mediasoup';
 import { io, type Socket } from 'socket.io-client';
 import type { z } from 'zod';
-import type { ParticipantInfo, ProducerInfo, RequestMethod, requestSchemas, ServerEvents } from '../../signalling/client/protocol.ts';
+import type {
+	ParticipantInfo,
+	ProducerInfo,
+	RequestMethod,
+	requestSchemas,
+	ServerEvents,
+	SimulcastProfiles,
+} from '../../signalling/client/protocol.ts';
 import type { ConferenceDescriptor } from '../../signalling/federation/relay/linkMessages.ts';
 
 /** What the server puts in `data` for each request (see signalling/client/ClientSession.ts). */
 export interface ResponseData {
-	getCapabilities: { rtpCapabilities: ms.RtpCapabilities; limits: { maxVideos: number; maxAudible: number } };
+	getCapabilities: {
+		rtpCapabilities: ms.RtpCapabilities;
+		limits: { maxVideos: number; maxAudible: number };
+		simulcast: SimulcastProfiles;
+	};
 	join: {
 		participantId: string;
 		conferenceId: string;
@@ -35,6 +46,7 @@ export interface ResponseData {
 	pause: Record<string, never>;
 	resume: Record<string, never>;
 	setView: Record<string, never>;
+	setReceiveBitrate: Record<string, never>;
 	leave: Record<string, never>;
 }
 
