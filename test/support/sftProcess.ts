@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { type IssuedCredentials, issueSftCertificate } from '../../certs/index.ts';
 import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { killGroup, type NetnsHost, type NetnsHosts } from './netnsHosts.ts';
+import { runToEnd } from './trust-harness.ts';
 
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -288,17 +289,7 @@ export function runSftMainToExit(
 		env: { ...base, ...env },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
-	return new Promise((resolve) => {
-		let stdout = '';
-		let stderr = '';
-		child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-		child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-		const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-		child.on('close', (code) => {
-			clearTimeout(timer);
-			resolve({ code, stdout, stderr });
-		});
-	});
+	return runToEnd(child, undefined, timeoutMs);
 }
 
 function describeExit(status: { code: number | null; signal: NodeJS.Signals | null } | undefined): string {
