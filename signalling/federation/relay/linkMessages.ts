@@ -20,7 +20,10 @@ const relayedProducer = z.object({
 	kind: z.enum(['audio', 'video']),
 	rtpParameters: z.looseObject({ codecs: z.array(z.looseObject({})).min(1).max(16) }),
 	paused: z.boolean(),
-	appData: z.record(z.string(), z.unknown()),
+	// Client appData (bounded scalars) plus the owner's id; never a partner's storage area.
+	appData: z
+		.record(z.string().max(1024), z.union([z.string().max(1024), z.number(), z.boolean()]))
+		.refine((appData) => Object.keys(appData).length <= 256, 'appData has more than 256 keys'),
 });
 
 /** What a client of another domain needs to join: handed around out of band. */
