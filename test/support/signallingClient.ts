@@ -82,6 +82,8 @@ export interface SignallingClientOptions {
 	/** Ack timeout for each request. */
 	requestTimeoutMs?: number;
 	connectTimeoutMs?: number;
+	/** Sent with the WebSocket upgrade, e.g. a browser's `origin`. */
+	extraHeaders?: Record<string, string>;
 }
 
 type AnyResponse = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
@@ -111,6 +113,7 @@ export class SignallingClient {
 			reconnection: false,
 			forceNew: true,
 			timeout: options.connectTimeoutMs ?? 5000,
+			...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
 			...(options.ca ? { ca: options.ca, rejectUnauthorized: true } : { rejectUnauthorized: false }),
 		});
 		const client = new SignallingClient(socket, options.requestTimeoutMs ?? 10_000);

@@ -1,7 +1,16 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { parseConfig } from '../../signalling/config.ts';
-import { SftServer } from '../../signalling/SftServer.ts';
+import { SftServer, type SftServerHooks } from '../../signalling/SftServer.ts';
+
+/** Config sections a test may set on top of the loopback defaults (e.g. `limits`, `signalling.http`). */
+export interface TestServerOverrides {
+	signalling?: Record<string, unknown>;
+	limits?: Record<string, unknown>;
+	statsIntervalMs?: number;
+	hooks?: SftServerHooks;
+	logger?: Logger;
+}
 
 /** An in-process single-domain SFT on loopback with random ports, for one test file. */
 export class TestServer {
@@ -14,9 +23,9 @@ export class TestServer {
 	}
 
 	/** Starts the server; a failure is kept and rethrown by `ready()` (uvu swallows errors thrown in hooks). */
-	async start(metrics: { statsIntervalMs?: number } = {}): Promise<void> {
+	async start(overrides: TestServerOverrides = {}): Promise<void> {
 		try {
-			this.#server = await startWithFreePorts(this.secret, metrics.statsIntervalMs);
+			this.#server = await startWithFreePorts({ tokenSecret: this.secret, ...overrides.signalling }, overrides);
 		} catch (error) {
 			this.#setupError = error;
 		}
@@ -31,9 +40,14 @@ export class TestServer {
 		return `https://127.0.0.1:${this.ready().clients.port}`;
 	}
 
-	token(user: string, conference: string, right: AccessRight = 'start', options: { secret?: string; expiresIn?: number } = {}): string {
+	token(
+		user: string,
+		conference: string,
+		right: AccessRight = 'start',
+		options: { secret?: string; expiresIn?: number; plain?: boolean } = {},
+	): string {
 		return mintAccessToken(
-			{ user, conference, right, exp: Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600) },
+			{ user, conference, right, exp: Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600), plain: options.plain ?? false },
 			options.secret ?? this.secret,
 		);
 	}
@@ -43,19 +57,32 @@ export class TestServer {
 	}
 }
 
-async function startWithFreePorts(secret: string, statsIntervalMs?: number): Promise<SftServer> {
+/** A single-domain SftServer on loopback; `signalling` is merged over the loopback listener. */
+export async function startWithFreePorts(signalling: Record<string, unknown>, overrides: TestServerOverrides = {}): Promise<SftServer> {
 	let lastError: unknown;
 	for (let attempt = 0; attempt < 3; attempt++) {
 		const rtcBasePort = 41_000 + Math.floor(Math.random() * 4000);
 		const rtcMinPort = 45_100 + Math.floor(Math.random() * 40) * 100;
 		const config = parseConfig({
-			signalling: { listen: { ip: '127.0.0.1', port: 0 }, tokenSecret: secret },
-			metrics: { listen: { ip: '127.0.0.1', port: 0 }, ...(statsIntervalMs ? { statsIntervalMs } : {}) },
-			media: { workers: 1, listenIp: '127.0.0.1', rtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 99 },
+			signalling: { listen: { ip: '127.0.0.1', port: 0 }, ...signalling },
+			limits: overrides.limits ?? {},
+			metrics: {
+				listen: { ip: '127.0.0.1', port: 0 },
+				...(overrides.statsIntervalMs ? { statsIntervalMs: overrides.statsIntervalMs } : {}),
+			},
+			media: {
+				workers: 1,
+				listenIp: '127.0.0.1',
+				rtcBasePort,
+				rtcMinPort,
+				rtcMaxPort: rtcMinPort + 49,
+				pipeMinPort: rtcMinPort + 50,
+				pipeMaxPort: rtcMinPort + 99,
+			},
 			log: { level: 'silent' },
 		});
 		try {
-			return await SftServer.start(config, pino({ level: 'silent' }));
+			return await SftServer.start(config, overrides.logger ?? pino({ level: 'silent' }), overrides.hooks);
 		} catch (error) {
 			lastError = error; // most likely the random WebRTC port is taken: try another
 		}

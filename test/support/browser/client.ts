@@ -15,15 +15,43 @@ export interface CallOptions {
 	token: string;
 	conferenceId: string;
 	displayName: string;
-	/** Fake camera size and rate (kept small: the test host has 2 shared cores). */
-	video?: { width: number; height: number; frameRate: number };
+	/** Fake camera size and rate (kept small: the test host has 2 shared cores); `exact` forces the size. */
+	video?: { width: number; height: number; frameRate: number; exact?: boolean };
 	requestTimeoutMs?: number;
+	/** Publish the camera with the SFT's recommended simulcast encodings (vp8, h264) or as VP9 SVC L3T3_KEY. */
+	simulcast?: 'vp8' | 'vp9' | 'h264';
+	/** Also publish a second copy of the camera as a screen share (source 'screen', same encodings). */
+	screen?: boolean;
+	/** false: receive only (no getUserMedia, no producers). */
+	publish?: boolean;
+}
+
+/** Inbound video of one consumed producer, from its receiver's getStats(). */
+export interface InboundVideo {
+	producerId: string;
+	consumerId: string;
+	frameWidth: number;
+	frameHeight: number;
+	framesDecoded: number;
+	packetsReceived: number;
+	packetsLost: number;
+	bytesReceived: number;
+}
+
+export interface ViewTile {
+	producerId: string;
+	width: number;
+	height: number;
+	pinned?: boolean;
 }
 
 export interface CallInfo {
 	participantId: string;
-	producerIds: { audio: string; video: string };
+	/** Empty strings when the caller does not publish. */
+	producerIds: { audio: string; video: string; screen?: string };
 	handlerName: string;
+	/** Codecs this browser can send (mimeTypes of the device's send capabilities). */
+	sendCodecs: string[];
 }
 
 export interface KindCounters {
@@ -49,6 +77,14 @@ export interface CallStats {
 export interface SftCallApi {
 	start(options: CallOptions): Promise<CallInfo>;
 	stats(): Promise<CallStats>;
+	/** Per consumed video, what its receiver decodes. */
+	videoStats(): Promise<InboundVideo[]>;
+	/** Bytes sent per encoding (rid) of one of our own producers. */
+	outboundEncodings(producerId: string): Promise<Record<string, number>>;
+	/** encodingsNeeded hints received and applied to our senders. */
+	appliedHints: { producerId: string; active: boolean[]; at: number }[];
+	setView(tiles: ViewTile[]): Promise<void>;
+	setReceiveBitrate(maxBitrate: number): Promise<void>;
 	/** Server events received, in order (name and payload). */
 	events: { event: string; payload: unknown; at: number }[];
 	/** Everything that went wrong in the page (request failures, transport failures, uncaught errors). */
@@ -83,6 +119,25 @@ let socket: Socket | undefined;
 let sendTransport: msc.Transport | undefined;
 let recvTransport: msc.Transport | undefined;
 const consumed = new Set<string>();
+/** Consumers by producer id, for per-stream stats. */
+const consumers = new Map<string, msc.Consumer>();
+/** Our own producers by id, so `encodingsNeeded` hints reach their RTCRtpSender. */
+const producers = new Map<string, msc.Producer>();
+/** Hints applied: producer id and the `active` flags set on its sender. */
+const appliedHints: { producerId: string; active: boolean[]; at: number }[] = [];
+
+/** A client applies the SFT's hint by switching its sender's encodings on or off. */
+async function applyEncodingsNeeded(producerId: string, active: boolean[]): Promise<void> {
+	const sender = producers.get(producerId)?.rtpSender;
+	if (!sender) return;
+	const parameters = sender.getParameters();
+	parameters.encodings.forEach((encoding, i) => {
+		encoding.active = active[i] ?? true;
+	});
+	await sender.setParameters(parameters);
+	appliedHints.push({ producerId, active, at: Date.now() });
+}
+let requestAny: (<T>(method: string, payload: unknown) => Promise<T>) | undefined;
 const media: HTMLMediaElement[] = [];
 const streams: MediaStream[] = [];
 
@@ -108,6 +163,7 @@ async function request<T>(method: string, payload: unknown, timeoutMs: number): 
 async function start(options: CallOptions): Promise<CallInfo> {
 	const timeoutMs = options.requestTimeoutMs ?? 15_000;
 	const req = <T>(method: string, payload: unknown) => request<T>(method, payload, timeoutMs);
+	requestAny = req;
 
 	const s = io(options.url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: timeoutMs });
 	socket = s;
@@ -125,6 +181,10 @@ async function start(options: CallOptions): Promise<CallInfo> {
 	let consumeRemote: ((p: RemoteProducer) => void) | undefined;
 	s.onAny((event: string, payload: unknown) => {
 		events.push({ event, payload, at: Date.now() });
+		if (event === 'encodingsNeeded') {
+			const hint = payload as { producerId: string; active: boolean[] };
+			void applyEncodingsNeeded(hint.producerId, hint.active).catch((error: unknown) => fail('encodingsNeeded', error));
+		}
 		if (event === 'producerAdded') {
 			const p = payload as RemoteProducer;
 			if (consumeRemote) consumeRemote(p);
@@ -132,7 +192,10 @@ async function start(options: CallOptions): Promise<CallInfo> {
 		}
 	});
 
-	const { rtpCapabilities: routerRtpCapabilities } = await req<{ rtpCapabilities: msc.RtpCapabilities }>('getCapabilities', {});
+	const { rtpCapabilities: routerRtpCapabilities, simulcast } = await req<{
+		rtpCapabilities: msc.RtpCapabilities;
+		simulcast: { camera: { encodings: RTCRtpEncodingParameters[] } };
+	}>('getCapabilities', {});
 	const device = new Device();
 	await device.load({ routerRtpCapabilities });
 	if (!device.canProduce('audio') || !device.canProduce('video'))
@@ -165,10 +228,14 @@ async function start(options: CallOptions): Promise<CallInfo> {
 	sendTransport = send;
 	wire(send, 'send');
 	send.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-		req<{ producerId: string }>('produce', { transportId: send.id, kind, rtpParameters, appData }).then(
-			({ producerId }) => callback({ id: producerId }),
-			errback,
-		);
+		const { source, ...rest } = appData as { source?: string };
+		req<{ producerId: string }>('produce', {
+			transportId: send.id,
+			kind,
+			rtpParameters,
+			appData: rest,
+			...(source ? { source } : {}),
+		}).then(({ producerId }) => callback({ id: producerId }), errback);
 	});
 
 	const recvData = await req<TransportData>('createTransport', { direction: 'recv' });
@@ -193,6 +260,7 @@ async function start(options: CallOptions): Promise<CallInfo> {
 					{ transportId: recv.id, producerId: p.producerId },
 				);
 				const consumer = await recv.consume({ id: c.consumerId, producerId: c.producerId, kind: c.kind, rtpParameters: c.rtpParameters });
+				consumers.set(c.producerId, consumer);
 				// Give every remote track a sink, as a real client would.
 				const element = document.createElement(c.kind === 'video' ? 'video' : 'audio');
 				element.muted = true;
@@ -210,22 +278,77 @@ async function start(options: CallOptions): Promise<CallInfo> {
 	};
 	for (const p of pending.splice(0)) consumeRemote(p);
 
+	const sendCodecs = (device.rtpCapabilities.codecs ?? []).map((c) => c.mimeType);
+	if (options.publish === false) {
+		return { participantId: joined.participantId, producerIds: { audio: '', video: '' }, handlerName: device.handlerName, sendCodecs };
+	}
 	const video = options.video ?? { width: 320, height: 240, frameRate: 15 };
-	const stream = await navigator.mediaDevices.getUserMedia({
-		audio: true,
-		video: { width: { ideal: video.width }, height: { ideal: video.height }, frameRate: { ideal: video.frameRate } },
-	});
+	const size = video.exact
+		? { width: { exact: video.width }, height: { exact: video.height } }
+		: { width: { ideal: video.width }, height: { ideal: video.height } };
+	const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { ...size, frameRate: { ideal: video.frameRate } } });
 	streams.push(stream);
 	const [audioTrack] = stream.getAudioTracks();
 	const [videoTrack] = stream.getVideoTracks();
 	if (!audioTrack || !videoTrack) throw new Error('getUserMedia gave no fake audio or video track');
-	const audioProducer = await send.produce({ track: audioTrack });
-	const videoProducer = await send.produce({ track: videoTrack });
+	const layered = (track: MediaStreamTrack, source: string) => {
+		const appData = { source };
+		if (!options.simulcast) return send.produce({ track, appData });
+		const codec = device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === `video/${options.simulcast}`);
+		if (!codec) throw new Error(`this browser cannot send ${options.simulcast}`);
+		// SVC: one encoding carrying three spatial layers; simulcast: the SFT's recommended encodings.
+		const encodings = options.simulcast === 'vp9' ? [{ scalabilityMode: 'L3T3_KEY' }] : simulcast.camera.encodings;
+		return send.produce({ track, encodings, codec, appData });
+	};
+	const audioProducer = await send.produce({ track: audioTrack, appData: { source: 'mic' } });
+	const videoProducer = await layered(videoTrack, 'camera');
+	const screenProducer = options.screen ? await layered(videoTrack.clone(), 'screen') : undefined;
+	for (const producer of [audioProducer, videoProducer, screenProducer]) if (producer) producers.set(producer.id, producer);
 	return {
 		participantId: joined.participantId,
-		producerIds: { audio: audioProducer.id, video: videoProducer.id },
+		producerIds: { audio: audioProducer.id, video: videoProducer.id, ...(screenProducer ? { screen: screenProducer.id } : {}) },
 		handlerName: device.handlerName,
+		sendCodecs,
 	};
+}
+
+async function videoStats(): Promise<InboundVideo[]> {
+	const out: InboundVideo[] = [];
+	for (const [producerId, consumer] of consumers) {
+		if (consumer.kind !== 'video' || consumer.closed) continue;
+		const report = await consumer.getStats();
+		report.forEach((entry: Record<string, unknown>) => {
+			if (entry['type'] !== 'inbound-rtp') return;
+			out.push({
+				producerId,
+				consumerId: consumer.id,
+				frameWidth: Number(entry['frameWidth'] ?? 0),
+				frameHeight: Number(entry['frameHeight'] ?? 0),
+				framesDecoded: Number(entry['framesDecoded'] ?? 0),
+				packetsReceived: Number(entry['packetsReceived'] ?? 0),
+				packetsLost: Number(entry['packetsLost'] ?? 0),
+				bytesReceived: Number(entry['bytesReceived'] ?? 0),
+			});
+		});
+	}
+	return out;
+}
+
+/** Bytes sent so far by each encoding (by rid, or index) of one of our producers. */
+async function outboundEncodings(producerId: string): Promise<Record<string, number>> {
+	const producer = producers.get(producerId);
+	if (!producer) return {};
+	const out: Record<string, number> = {};
+	(await producer.getStats()).forEach((entry: Record<string, unknown>) => {
+		if (entry['type'] !== 'outbound-rtp') return;
+		out[String(entry['rid'] ?? entry['ssrc'])] = Number(entry['bytesSent'] ?? 0);
+	});
+	return out;
+}
+
+async function call(method: string, payload: unknown): Promise<void> {
+	if (!requestAny) throw new Error(`${method}: not started`);
+	await requestAny(method, payload);
 }
 
 async function stats(): Promise<CallStats> {
@@ -285,6 +408,11 @@ window.sftCall = {
 			throw error;
 		}),
 	stats,
+	videoStats,
+	outboundEncodings,
+	appliedHints,
+	setView: (tiles) => call('setView', { tiles }),
+	setReceiveBitrate: (maxBitrate) => call('setReceiveBitrate', { maxBitrate }),
 	events,
 	errors,
 	close,
