@@ -4,6 +4,7 @@
  * to forward what we send, and for a receiver to tell which sender packet it
  * got and how late. VP8 is in vp8Packets.ts, RTCP in rtcpPackets.ts.
  */
+import { packetBuffer } from './packetArena.ts';
 
 export interface RtpExtension {
 	id: number;
@@ -248,7 +249,7 @@ export function buildOpusPayload(size: number, stamp: SendStamp): Buffer {
 
 /**
  * A whole Opus RTP packet with the ssrc-audio-level extension, written into
- * one buffer: the load senders' per-packet path.
+ * a reused buffer (see packetArena.ts): the load senders' per-packet path.
  */
 export function writeOpusPacket(
 	header: Omit<RtpHeaderFields, 'extensions'>,
@@ -257,7 +258,7 @@ export function writeOpusPacket(
 	stamp: SendStamp,
 ): Buffer {
 	const size = Math.max(payloadBytes, 1 + SEND_STAMP_BYTES);
-	const packet = Buffer.allocUnsafe(20 + size);
+	const packet = packetBuffer(20 + size);
 	writeRtpHeader(packet, header, true);
 	packet.writeUInt16BE(ONE_BYTE_PROFILE, 12);
 	packet.writeUInt16BE(1, 14);
@@ -267,7 +268,6 @@ export function writeOpusPacket(
 	packet[19] = 0;
 	packet[20] = OPUS_TOC;
 	writeSendStamp(packet, 21, stamp);
-	packet.fill(0x55, 21 + SEND_STAMP_BYTES);
 	return packet;
 }
 

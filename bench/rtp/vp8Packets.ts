@@ -6,6 +6,7 @@
  * to start a viewer on a key frame, switch simulcast layers and drop temporal
  * layers.
  */
+import { packetBuffer } from './packetArena.ts';
 import { type RtpHeaderFields, SEND_STAMP_BYTES, type SendStamp, writeRtpHeader, writeSendStamp } from './rtpPackets.ts';
 
 /** What the descriptor says about the frame a packet belongs to. */
@@ -32,7 +33,8 @@ function descriptorBytes(frame: Vp8FrameInfo): number {
 
 /**
  * A whole RTP packet carrying part of a VP8 frame, `payloadBytes` long after
- * the RTP header: descriptor, (first packet) payload header, send stamp, filler.
+ * the RTP header: descriptor, (first packet) payload header, send stamp, filler
+ * (in a reused buffer: send it before the arena comes round, see packetArena.ts).
  */
 export function writeVp8Packet(
 	header: Omit<RtpHeaderFields, 'extensions'>,
@@ -43,7 +45,7 @@ export function writeVp8Packet(
 ): Buffer {
 	const frameHeader = firstOfFrame ? (frame.keyFrame ? 10 : 3) : 0;
 	const used = descriptorBytes(frame) + frameHeader + SEND_STAMP_BYTES;
-	const packet = Buffer.allocUnsafe(12 + Math.max(payloadBytes, used));
+	const packet = packetBuffer(12 + Math.max(payloadBytes, used));
 	writeRtpHeader(packet, header, false);
 	let o = 12;
 	packet[o++] = 0x80 | (frame.nonReference ? 0x20 : 0) | (firstOfFrame ? 0x10 : 0); // X, N, S, PID 0
@@ -70,7 +72,6 @@ export function writeVp8Packet(
 		}
 	}
 	writeSendStamp(packet, o, stamp);
-	packet.fill(0xaa, o + SEND_STAMP_BYTES);
 	return packet;
 }
 
