@@ -28,6 +28,7 @@ interface Options extends MediaLoadOptions {
 	profile: ProfileName[];
 	conferenceSize: number;
 	view: 'speaker' | 'default';
+	consume: 'viewed' | 'all';
 	followHints: boolean;
 	workers: number;
 	listenIp: string;
@@ -68,6 +69,11 @@ const program = addMediaLoadOptions(
 		'speaker: 1 large tile (1280×720, pinned) for the loudest other speaker + thumbnails (320×180); default: the first videos, no sizes',
 		'speaker',
 	)
+	.option(
+		'--consume <which>',
+		'viewed: receivers consume all audio and the videos they show (needs --view speaker); all: every remote producer',
+		'viewed',
+	)
 	.option('--follow-hints', 'senders stop encoding layers the SFT says nobody needs (encodingsNeeded)', false)
 	.option('--workers <n>', 'mediasoup workers (conferences go to the least loaded)', int(1), 1)
 	.option('--listen-ip <ip>', 'address for the SFT and the clients', '127.0.0.1')
@@ -86,6 +92,8 @@ const program = addMediaLoadOptions(
 
 const options = program.parse().opts<Options>();
 if (options.view !== 'speaker' && options.view !== 'default') program.error('--view is speaker or default');
+if (options.consume !== 'viewed' && options.consume !== 'all') program.error('--consume is viewed or all');
+if (options.consume === 'viewed' && options.view !== 'speaker') program.error('--consume viewed needs --view speaker');
 const log = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -134,7 +142,7 @@ async function measure(senders: number, receivers: number, profile: VideoProfile
 					rtpCapabilities,
 					name: `p${i}`,
 					host: options.listenIp,
-					receive: i < receivers,
+					receive: i < receivers && (options.consume === 'viewed' ? 'viewed' : true),
 					...(layout ? { layout } : {}),
 					// Distinct levels keep the loudest-N ranking (and so the expected counts) stable.
 					...(sends && options.audioRate > 0
@@ -212,9 +220,11 @@ function configOf(senders: number, receivers: number, conferences: number, profi
 		...mediaLoadConfig(options),
 		workers: options.workers,
 		profile: { name: profile.name, layers: profile.layers },
-		view: layout
-			? `speaker view: 1 × ${layout.large.width}×${layout.large.height} pinned + ${layout.thumbnails} × ${layout.thumbnail.width}×${layout.thumbnail.height}`
-			: 'default view (first videos, no sizes)',
+		view: `${
+			layout
+				? `speaker view: 1 × ${layout.large.width}×${layout.large.height} pinned + ${layout.thumbnails} × ${layout.thumbnail.width}×${layout.thumbnail.height}`
+				: 'default view (first videos, no sizes)'
+		}; consuming ${options.consume === 'viewed' ? 'all audio and the videos shown' : 'every producer'}`,
 		followEncodingHints: options.followHints,
 	};
 }

@@ -51,8 +51,15 @@ export interface PlainRtpClientOptions {
 	host?: string;
 	audio?: AudioSendOptions;
 	video?: VideoSendOptions;
-	/** Consume every remote producer, present and future (default true). */
-	receive?: boolean;
+	/**
+	 * What to consume: every remote producer, present and future (true, the
+	 * default); nothing (false); or every audio producer and only the videos in
+	 * `layout` ('viewed'), as a client of a large conference does. mediasoup
+	 * charges a paused consumer for every packet of its producer (a dropped
+	 * sequence number, kept until the 16-bit space wraps), so consuming every
+	 * video of a large conference costs the worker dearly.
+	 */
+	receive?: boolean | 'viewed';
 	/** Show remote videos in this layout, following the active speaker (default: the SFT's default view). */
 	layout?: Layout;
 	/**
@@ -179,6 +186,7 @@ export class PlainRtpClient {
 
 	/** Joins the conference, produces the configured media and (by default) consumes everyone else. */
 	static async join(options: PlainRtpClientOptions): Promise<PlainRtpClient> {
+		if (options.receive === 'viewed' && !options.layout) throw new Error("receive: 'viewed' needs a layout");
 		const host = options.host ?? '127.0.0.1';
 		const announced = options.transportFeedback ? withBandwidthFeedback(options.rtpCapabilities, 'transport-cc') : options.rtpCapabilities;
 		const participant = options.conference.addParticipant(options.name, options.name, announced);
@@ -263,13 +271,13 @@ export class PlainRtpClient {
 
 	/** Resolves once every consume started so far, and the layout they led to, have been applied. */
 	async settled(): Promise<void> {
-		let size = -1;
-		while (size !== this.#consuming.size) {
-			size = this.#consuming.size;
-			await Promise.allSettled([...this.#consuming.values()]);
+		for (;;) {
+			if (this.#layoutTimer) this.#applyLayout();
+			await this.#layoutApplying;
+			const pending = [...this.#consuming.values()];
+			await Promise.allSettled(pending);
+			if (pending.length === this.#consuming.size && !this.#layoutTimer) return;
 		}
-		if (this.#layoutTimer) this.#applyLayout();
-		await this.#layoutApplying;
 	}
 
 	startSending(): void {
@@ -315,15 +323,20 @@ export class PlainRtpClient {
 	}
 
 	#consumeEveryone(): void {
+		const videoToo = this.#options.receive !== 'viewed';
 		const onProducer = (owner: Participant, producer: ms.Producer) => {
-			if (owner === this.participant || this.#stopped) return;
-			this.consumeProducer(producer).catch((error: unknown) => {
-				// The producer may have closed between the event and our consume.
-				if (!producer.closed) this.errors.push(error as Error);
-			});
+			if (owner === this.participant || this.#stopped || (producer.kind === 'video' && !videoToo)) return;
+			this.#consumeQuietly(producer);
 		};
 		this.#unsubscribe.push(this.#options.conference.subscribe('producerAdded', onProducer));
 		for (const other of this.#options.conference.participants) for (const producer of other.producers) onProducer(other, producer);
+	}
+
+	#consumeQuietly(producer: ms.Producer): void {
+		this.consumeProducer(producer).catch((error: unknown) => {
+			// The producer may have closed between the event and our consume.
+			if (!producer.closed) this.errors.push(error as Error);
+		});
 	}
 
 	/** Keeps the view in `layout`, the stage on the loudest remote speaker, as the conference changes. */
@@ -361,7 +374,15 @@ export class PlainRtpClient {
 		if (key === this.#layoutKey) return;
 		this.#layoutKey = key;
 		this.#layoutApplying = this.#layoutApplying
-			.then(() => this.participant.setView(tiles))
+			.then(async () => {
+				await this.participant.setView(tiles);
+				if (this.#options.receive !== 'viewed') return;
+				// Consumed after the view is set, so each starts on the layer its tile needs.
+				for (const tile of tiles) {
+					const producer = conference.getProducer(tile.producerId);
+					if (producer && !this.#remote.has(producer.id)) this.#consumeQuietly(producer);
+				}
+			})
 			.catch((error: unknown) => {
 				if (!this.participant.closed) this.errors.push(error as Error);
 			});
