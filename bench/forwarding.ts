@@ -40,6 +40,7 @@ interface Options extends MediaLoadOptions {
 	capacity: boolean;
 	maxLoss: number;
 	maxParticipants: number;
+	retries: number;
 }
 
 const profileList = (value: string): ProfileName[] => {
@@ -88,7 +89,8 @@ const program = addMediaLoadOptions(
 		false,
 	)
 	.option('--max-loss <percent>', 'loss limit for --capacity', Number, 1)
-	.option('--max-participants <n>', 'largest count --capacity tries', int(2), 512);
+	.option('--max-participants <n>', 'largest count --capacity tries', int(2), 512)
+	.option('--retries <n>', '--capacity measures a lossy step the worker did not cause again this often', int(0), 1);
 
 const options = program.parse().opts<Options>();
 if (options.view !== 'speaker' && options.view !== 'default') program.error('--view is speaker or default');
@@ -269,6 +271,7 @@ async function capacity(): Promise<CapacityResult[]> {
 			conferenceSize: options.conferenceSize > 0 ? options.conferenceSize : null,
 			maxLossPercent: options.maxLoss,
 			maxParticipants: options.maxParticipants,
+			retries: options.retries,
 		};
 		const result = await findCapacity(search, async (n) => {
 			log(`capacity (${name}): ${n} participants`);

@@ -1,7 +1,8 @@
+import { loadavg } from 'node:os';
 import { type ForwardingResult, round, table, workerMicrosPerPacket } from './forwardingReport.ts';
 
 /** Why a step lost packets, judged from where the CPU went and which sockets overflowed. */
-export type Limit = 'none' | 'worker' | 'load generator' | 'machine' | 'unclear';
+export type Limit = 'none' | 'worker' | 'load generator' | 'machine (worker starved)' | 'unclear';
 
 export interface CapacityStep {
 	participants: number;
@@ -20,6 +21,8 @@ export interface CapacityStep {
 
 export interface CapacityResult {
 	profile: string;
+	/** 1-minute load average before the first step: above ~0.3 other work skews every figure. */
+	loadAverageAtStart: number;
 	conferenceSize: number | null;
 	maxLossPercent: number;
 	/** The most participants with loss under the limit, all on one worker (so one core at most). */
@@ -33,12 +36,15 @@ export interface CapacitySearch {
 	conferenceSize: number | null;
 	maxLossPercent: number;
 	maxParticipants: number;
+	/** Times a lossy step the worker did not cause is measured again before it counts (noise on a shared machine). */
+	retries: number;
 }
 
 /**
  * Doubles the participants until loss reaches the limit, then bisects between
  * the last good and first bad count (in whole conferences), to within an
- * eighth of the good count.
+ * eighth of the good count. A lossy step the worker did not cause (it had
+ * CPU to spare) is measured again up to `retries` times; every try is listed.
  */
 export async function findCapacity(
 	search: CapacitySearch,
@@ -47,11 +53,14 @@ export async function findCapacity(
 	const unit = search.conferenceSize ?? 1;
 	const steps: CapacityStep[] = [];
 	const run = async (units: number): Promise<boolean> => {
-		const result = await measure(units * unit);
-		const step = stepOf(result, search.maxLossPercent);
-		steps.push(step);
-		return step.lossPercent < search.maxLossPercent;
+		for (let attempt = 0; ; attempt++) {
+			const step = stepOf(await measure(units * unit), search.maxLossPercent);
+			steps.push(step);
+			if (step.limit === 'none') return true;
+			if (step.limit === 'worker' || attempt >= search.retries) return false;
+		}
 	};
+	const loadAverageAtStart = round(loadavg()[0] ?? 0, 2);
 	let good = 0;
 	let bad: number | undefined;
 	const maxUnits = Math.floor(search.maxParticipants / unit);
@@ -66,6 +75,7 @@ export async function findCapacity(
 	}
 	return {
 		profile: search.profile,
+		loadAverageAtStart,
 		conferenceSize: search.conferenceSize,
 		maxLossPercent: search.maxLossPercent,
 		participantsPerCore: good * unit,
@@ -91,15 +101,16 @@ function stepOf(r: ForwardingResult, maxLossPercent: number): CapacityStep {
 }
 
 /**
- * The worker is the limit when it used (nearly) its whole core; the load
- * generator when its event loop was saturated, it skipped sends or its own
- * sockets overflowed while the worker had room; the machine when both had room
- * but all cores were busy (other work).
+ * The worker is the limit when it used (nearly) its whole core. When it had
+ * room but its sockets overflowed, it did not get the CPU it wanted: the
+ * machine was busy (the load generator or other work). The load generator is
+ * the limit when its own sockets overflowed, it skipped sends or its event
+ * loop was saturated.
  */
 export function limitOf(r: ForwardingResult): Limit {
 	if (r.worker.cpuPercent >= 90) return 'worker';
-	if (r.node.eventLoopBusyPercent >= 90 || r.senderSkipped > 0 || r.udpDrops.loadClients > r.udpDrops.sft) return 'load generator';
-	if (r.machineBusyPercent >= 90) return 'machine';
+	if (r.udpDrops.sft > r.udpDrops.loadClients) return 'machine (worker starved)';
+	if (r.udpDrops.loadClients > 0 || r.senderSkipped > 0 || r.node.eventLoopBusyPercent >= 90) return 'load generator';
 	return 'unclear';
 }
 
@@ -117,13 +128,20 @@ export function capacityReport(result: CapacityResult): string {
 		`${s.udpDrops.loadClients} / ${s.udpDrops.sft}`,
 		s.limit,
 	]);
+	const noisy =
+		result.loadAverageAtStart >= 0.3
+			? [`Load average ${result.loadAverageAtStart} at start: the machine was not quiet, so these figures are provisional.`, '']
+			: [];
 	return [
 		`**Capacity (\`${result.profile}\`, ${where}): ${result.participantsPerCore} participants per worker core with < ${result.maxLossPercent} % loss**`,
 		'',
+		...noisy,
 		'"Per worker core": every conference runs on one mediasoup worker, a single-threaded process, so it uses at most one core;',
 		'the figure is the most participants (each sending and receiving) whose measured window lost less than the limit, loss counted',
 		'per receiver on the layer mediasoup forwarded it. "worker CPU" is that process\'s share of its core; "limit" says what ran out',
-		'in a lossy step (worker: ≥ 90 % of its core; load generator: Node event loop saturated, skipped sends or its sockets overflowing).',
+		'in a lossy step (worker: ≥ 90 % of its core; machine: the worker had room but its sockets overflowed because it did not get',
+		'the CPU; load generator: its sockets overflowed, it skipped sends or its event loop was saturated). A lossy step the worker',
+		'did not cause is measured again before it counts.',
 		'',
 		table(
 			[

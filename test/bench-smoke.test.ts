@@ -67,7 +67,22 @@ test('profiles single, wire, chrome in one run (3 participants, speaker view): e
 });
 
 test('capacity mode with conferences of 3 (wire): steps in whole conferences, a result per worker core', async () => {
-	const args = ['--capacity', '--profile', 'wire', '--conference-size', '3', '--max-participants', '6', '-d', '1', '-w', '1', '--json'];
+	const args = [
+		'--capacity',
+		'--profile',
+		'wire',
+		'--conference-size',
+		'3',
+		'--max-participants',
+		'6',
+		'--retries',
+		'0',
+		'-d',
+		'1',
+		'-w',
+		'1',
+		'--json',
+	];
 	const { code, stdout, stderr } = await runFor(args);
 	assert.is(code, 0, `bench exited ${code}: ${stderr}`);
 	const result = JSON.parse(stdout) as CapacityResult;
