@@ -34,8 +34,9 @@ export class FederatedDomains {
 			const bundle = join(domains.#dir, 'bundle.pem');
 			writeFileSync(bundle, [...cas.values()].map((ca) => ca.certificatePem).join('\n'));
 			// Per domain a block of ports: WebRTC, plain range, pipe range, federation listener.
-			const block = 20;
-			const firstPort = 42000 + Math.floor(Math.random() * 250) * block * specs.length;
+			const block = 40;
+			const slots = Math.floor((60_000 - 42_000) / (block * specs.length));
+			const firstPort = 42000 + Math.floor(Math.random() * slots) * block * specs.length;
 			const federationPorts = new Map(specs.map(({ domain }, i) => [domain, firstPort + i * block + block - 1]));
 			let basePort = firstPort;
 			for (const { domain, allow, federation } of specs) {
@@ -57,9 +58,9 @@ export class FederatedDomains {
 						listenIp: '127.0.0.1',
 						rtcBasePort: basePort,
 						rtcMinPort: basePort + 1,
-						rtcMaxPort: basePort + 8,
-						pipeMinPort: basePort + 9,
-						pipeMaxPort: basePort + 17,
+						rtcMaxPort: basePort + 24,
+						pipeMinPort: basePort + 25,
+						pipeMaxPort: basePort + 37,
 					},
 					metrics: { listen: { ip: '127.0.0.1', port: 0 }, statsIntervalMs: 500 },
 					log: { level: process.env['SFT_TEST_LOG'] ?? 'silent' },
