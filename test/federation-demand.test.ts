@@ -21,6 +21,7 @@ test.before(async () => {
 			domain: 'a.test',
 			allow: ['b.test', 'c.test'],
 			federation: { relayMode: 'demand', partnerRelay: { 'c.test': { linkMaxBitrate: 2_300_000 } } },
+			plainPorts: 30,
 		},
 		{ domain: 'b.test', allow: ['a.test'], federation: { relayMode: 'demand' } },
 		// c.test prefers full mode: the anchor's demand setting wins for the link.
