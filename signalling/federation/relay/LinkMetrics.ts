@@ -146,7 +146,7 @@ export class LinkMetrics {
 					}
 					const outgoing = relay.sentConsumers;
 					const incoming = relay.receivedProducers;
-					sample.tx.streams += outgoing.length;
+					sample.tx.streams += link.demand.stats.crossingStreams;
 					sample.rx.streams += incoming.length;
 					await Promise.all([
 						...outgoing.map(async (c) => this.#observeStream(c.id, remote_domain, 'tx', await c.getStats().catch(() => []), sample.tx)),
