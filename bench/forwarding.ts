@@ -29,6 +29,7 @@ interface Options extends MediaLoadOptions {
 	conferenceSize: number;
 	view: 'speaker' | 'default';
 	consume: 'viewed' | 'all';
+	announceBwe: boolean;
 	followHints: boolean;
 	workers: number;
 	listenIp: string;
@@ -74,6 +75,11 @@ const program = addMediaLoadOptions(
 		'--consume <which>',
 		'viewed: receivers consume all audio and the videos they show (needs --view speaker); all: every remote producer',
 		'viewed',
+	)
+	.option(
+		'--announce-bwe',
+		'announce transport-cc and REMB as the pre-simulcast bench did (no feedback follows: simulcast consumers stay at the 600 kbit/s initial estimate)',
+		false,
 	)
 	.option('--follow-hints', 'senders stop encoding layers the SFT says nobody needs (encodingsNeeded)', false)
 	.option('--workers <n>', 'mediasoup workers (conferences go to the least loaded)', int(1), 1)
@@ -129,7 +135,7 @@ async function measure(senders: number, receivers: number, profile: VideoProfile
 	const clients: PlainRtpClient[] = [];
 	const size = options.conferenceSize > 0 ? options.conferenceSize : participants;
 	// Without transport-cc or REMB feedback from the clients, consumers follow their preferred layers.
-	const rtpCapabilities = withBandwidthFeedback(sft.rtpCapabilities, 'none');
+	const rtpCapabilities = options.announceBwe ? sft.rtpCapabilities : withBandwidthFeedback(sft.rtpCapabilities, 'none');
 	try {
 		const conferences: Conference[] = [];
 		for (let k = 0; k * size < participants; k++) conferences.push(await sft.getOrCreateConference(`bench-${k}`));
@@ -226,7 +232,9 @@ function configOf(senders: number, receivers: number, conferences: number, profi
 			layout
 				? `speaker view: 1 × ${layout.large.width}×${layout.large.height} pinned + ${layout.thumbnails} × ${layout.thumbnail.width}×${layout.thumbnail.height}`
 				: 'default view (first videos, no sizes)'
-		}; consuming ${options.consume === 'viewed' ? 'all audio and the videos shown' : 'every producer'}`,
+		}; consuming ${options.consume === 'viewed' ? 'all audio and the videos shown' : 'every producer'}${
+			options.announceBwe ? '; transport-cc/REMB announced' : ''
+		}`,
 		followEncodingHints: options.followHints,
 	};
 }
