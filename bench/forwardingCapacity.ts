@@ -11,6 +11,8 @@ export interface CapacityStep {
 	forwardedPacketsPerSecond: number;
 	workerCpuPercent: number;
 	workerMicrosPerPacket: number;
+	/** Slowest answer of the worker's control channel in the window. */
+	workerChannelMs: number;
 	nodeCpuPercent: number;
 	eventLoopBusyPercent: number;
 	machineBusyPercent: number;
@@ -91,6 +93,7 @@ function stepOf(r: ForwardingResult, maxLossPercent: number): CapacityStep {
 		forwardedPacketsPerSecond: r.forwardedPacketsPerSecond,
 		workerCpuPercent: r.worker.cpuPercent,
 		workerMicrosPerPacket: workerMicrosPerPacket(r),
+		workerChannelMs: r.worker.channelMs,
 		nodeCpuPercent: r.node.cpuPercent,
 		eventLoopBusyPercent: r.node.eventLoopBusyPercent,
 		machineBusyPercent: r.machineBusyPercent,
@@ -123,6 +126,7 @@ export function capacityReport(result: CapacityResult): string {
 		String(Math.round(s.forwardedPacketsPerSecond)),
 		`${s.workerCpuPercent} %`,
 		String(s.workerMicrosPerPacket),
+		`${s.workerChannelMs} ms`,
 		`${s.nodeCpuPercent} % / ${s.eventLoopBusyPercent} %`,
 		`${s.machineBusyPercent} %`,
 		`${s.udpDrops.loadClients} / ${s.udpDrops.sft}`,
@@ -151,6 +155,7 @@ export function capacityReport(result: CapacityResult): string {
 				'forwarded pkt/s',
 				'worker CPU (one core)',
 				'worker µs/packet',
+				'slowest control answer',
 				'Node CPU / event loop busy',
 				'machine busy',
 				'UDP drops clients / SFT',

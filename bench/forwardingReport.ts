@@ -47,7 +47,8 @@ export interface ForwardingResult {
 	lossPercent: number;
 	byKind: { audio: KindTotals; video: KindTotals };
 	delayMs: { p50: number | null; p99: number | null; max: number | null };
-	worker: { cpuPercent: number; rssMB: number };
+	/** channelMs: slowest answer to a control request (the channel joins, views and layer choices go through) during the window. */
+	worker: { cpuPercent: number; rssMB: number; channelMs: number };
 	/** The Node process runs the load clients and the SFT's control plane; event loop busy near 100 % means the clients fall behind. */
 	node: { cpuPercent: number; eventLoopBusyPercent: number; rssMB: number };
 	/**
@@ -104,7 +105,7 @@ export function markdownReport(r: ForwardingResult): string {
 		['loss', `${r.lossPercent} % (audio ${r.byKind.audio.lossPercent} %, video ${r.byKind.video.lossPercent} %)`],
 		['one-way delay p50 / p99 / max', `${ms(r.delayMs.p50)} / ${ms(r.delayMs.p99)} / ${ms(r.delayMs.max)}`],
 		['worker CPU (% of one core)', `${r.worker.cpuPercent} % (${workerMicrosPerPacket(r)} µs per packet in or out)`],
-		['worker RSS', `${r.worker.rssMB} MB`],
+		['worker RSS, slowest control answer', `${r.worker.rssMB} MB, ${r.worker.channelMs} ms`],
 		['Node process CPU (clients + control), event loop busy', `${r.node.cpuPercent} %, ${r.node.eventLoopBusyPercent} %`],
 		['Node process RSS', `${r.node.rssMB} MB`],
 		['whole machine busy (all cores)', `${r.machineBusyPercent} %`],

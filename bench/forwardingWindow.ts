@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { types as ms } from 'mediasoup';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
 import { type ForwardingResult, type KindTotals, lossPercent, round } from './forwardingReport.ts';
-import { machineCpuTicks, udpReceiveBufferErrors, udpSocketDrops } from './machineStats.ts';
+import { machineCpuTicks, processUsage, udpReceiveBufferErrors, udpSocketDrops } from './machineStats.ts';
 import type { PlainRtpClient, RemoteStream } from './rtp/plainRtpClient.ts';
 import type { StreamSender } from './rtp/streamSender.ts';
 import { DelayHistogram } from './rtp/streamStats.ts';
@@ -16,6 +16,8 @@ interface Pair {
 }
 
 type WindowFigures = Omit<ForwardingResult, 'config' | 'machine'>;
+
+const CHANNEL_PROBE_MS = 2000;
 
 /**
  * One measurement window. Loss is counted in sender sequence numbers: the
@@ -55,6 +57,10 @@ export class MeasurementWindow {
 	#workerCpu = 0;
 	#workerRss = 0;
 	#bytesTo = 0;
+	/** Slowest answer of the worker's control channel during the window (a request still unanswered counts its wait so far). */
+	#channelMs = 0;
+	readonly #channelPending = new Set<number>();
+	#channelTimer: NodeJS.Timeout | undefined;
 
 	private constructor(clients: PlainRtpClient[], workers: MediaWorker[]) {
 		this.#clients = clients;
@@ -83,12 +89,28 @@ export class MeasurementWindow {
 	static async open(clients: PlainRtpClient[], workers: MediaWorker[]): Promise<MeasurementWindow> {
 		const window = new MeasurementWindow(clients, workers);
 		window.#workerCpuFrom = await workerCpuSeconds(workers);
+		window.#probeChannel();
+		window.#channelTimer = setInterval(() => window.#probeChannel(), CHANNEL_PROBE_MS);
 		return window;
+	}
+
+	/** How long the workers take to answer a request: what joins, views and layer changes wait for under this load. */
+	#probeChannel(): void {
+		const sent = performance.now();
+		this.#channelPending.add(sent);
+		void Promise.all(this.#workers.map((w) => w.worker.getResourceUsage()))
+			.catch(() => undefined)
+			.then(() => {
+				if (!this.#channelPending.delete(sent) || this.#closedAt > 0) return;
+				this.#channelMs = Math.max(this.#channelMs, performance.now() - sent);
+			});
 	}
 
 	/** Ends the window (before senders stop); counting happens later in figures(), after in-flight packets land. */
 	async close(): Promise<void> {
 		this.#closedAt = performance.now();
+		clearInterval(this.#channelTimer);
+		for (const sent of this.#channelPending) this.#channelMs = Math.max(this.#channelMs, this.#closedAt - sent);
 		for (const client of this.#clients) for (const sender of client.senders) this.#seqTo.set(sender, sender.sent);
 		this.#publishedBytesTo = publishedBytes(this.#clients);
 		this.#bytesTo = receivedBytes(this.#clients);
@@ -100,9 +122,9 @@ export class MeasurementWindow {
 		const machine = machineCpuTicks();
 		const total = machine.total - this.#machineFrom.total;
 		this.#machineBusy = total > 0 ? (machine.busy - this.#machineFrom.busy) / total : 0;
-		const usage = await Promise.all(this.#workers.map((w) => w.resourceUsage()));
-		this.#workerCpu = usage.reduce((n, u) => n + u.cpuSeconds, 0) - this.#workerCpuFrom;
-		this.#workerRss = usage.reduce((n, u) => n + u.rssBytes, 0);
+		const usage = await workerUsage(this.#workers);
+		this.#workerCpu = usage.cpuSeconds - this.#workerCpuFrom;
+		this.#workerRss = usage.rssBytes;
 		for (const off of this.#unsubscribe) off();
 	}
 
@@ -159,7 +181,11 @@ export class MeasurementWindow {
 				p99: delay.percentile(99) ?? null,
 				max: delay.count > 0 ? round(delay.maxMs, 2) : null,
 			},
-			worker: { cpuPercent: round((this.#workerCpu / seconds) * 100), rssMB: round(this.#workerRss / 2 ** 20) },
+			worker: {
+				cpuPercent: round((this.#workerCpu / seconds) * 100),
+				rssMB: round(this.#workerRss / 2 ** 20),
+				channelMs: round(this.#channelMs),
+			},
 			node: {
 				cpuPercent: round(((this.#nodeCpu.user + this.#nodeCpu.system) / 1e6 / seconds) * 100),
 				eventLoopBusyPercent: round(this.#eventLoopBusy * 100),
@@ -218,6 +244,15 @@ function skipped(clients: PlainRtpClient[]): number {
 }
 
 export async function workerCpuSeconds(workers: MediaWorker[]): Promise<number> {
-	const usage = await Promise.all(workers.map((w) => w.resourceUsage()));
-	return usage.reduce((n, u) => n + u.cpuSeconds, 0);
+	return (await workerUsage(workers)).cpuSeconds;
+}
+
+/**
+ * CPU and memory of the workers, from /proc where there is one: near
+ * capacity a worker answers its channel only after seconds, which would
+ * stretch the window it is asked at the end of.
+ */
+async function workerUsage(workers: MediaWorker[]): Promise<{ cpuSeconds: number; rssBytes: number }> {
+	const usage = await Promise.all(workers.map(async (w) => processUsage(w.pid) ?? (await w.resourceUsage())));
+	return { cpuSeconds: usage.reduce((n, u) => n + u.cpuSeconds, 0), rssBytes: usage.reduce((n, u) => n + u.rssBytes, 0) };
 }

@@ -1,7 +1,8 @@
 /**
  * What the machine as a whole did during a bench window (Linux /proc; zeros
- * elsewhere): CPU busy across all cores, and UDP datagrams the kernel dropped
- * because a socket's receive buffer was full, machine-wide and per socket.
+ * elsewhere): CPU busy across all cores, CPU and memory of a process, and UDP
+ * datagrams the kernel dropped because a socket's receive buffer was full,
+ * machine-wide and per socket.
  */
 import { readFileSync } from 'node:fs';
 
@@ -52,4 +53,25 @@ export function udpSocketDrops(ports: ReadonlySet<number>): number {
 		}
 	}
 	return drops;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux for all practical purposes). */
+const USER_HZ = 100;
+
+/**
+ * CPU seconds (user + system) and resident bytes of a process, read from
+ * /proc rather than asked of it: a mediasoup worker too busy to answer its
+ * channel within seconds is still measured. Undefined where /proc is missing.
+ */
+export function processUsage(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+		// Fields after the command name, which may contain spaces: state is field 3, utime 14, stime 15.
+		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		const ticks = Number(fields[11]) + Number(fields[12]);
+		const pages = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
+		return Number.isFinite(ticks) && Number.isFinite(pages) ? { cpuSeconds: ticks / USER_HZ, rssBytes: pages * 4096 } : undefined;
+	} catch {
+		return undefined;
+	}
 }
