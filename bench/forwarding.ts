@@ -40,6 +40,7 @@ interface Options extends MediaLoadOptions {
 	json: boolean;
 	capacity: boolean;
 	maxLoss: number;
+	maxControlMs: number;
 	maxParticipants: number;
 	retries: number;
 }
@@ -95,6 +96,7 @@ const program = addMediaLoadOptions(
 		false,
 	)
 	.option('--max-loss <percent>', 'loss limit for --capacity', Number, 1)
+	.option('--max-control-ms <ms>', '--capacity: slowest answer to a control request a step may take', int(1), 1000)
 	.option('--max-participants <n>', 'largest count --capacity tries', int(2), 512)
 	.option('--retries <n>', '--capacity measures a lossy step the worker did not cause again this often', int(0), 1);
 
@@ -278,6 +280,7 @@ async function capacity(): Promise<CapacityResult[]> {
 			profile: name,
 			conferenceSize: options.conferenceSize > 0 ? options.conferenceSize : null,
 			maxLossPercent: options.maxLoss,
+			maxControlMs: options.maxControlMs,
 			maxParticipants: options.maxParticipants,
 			retries: options.retries,
 		};

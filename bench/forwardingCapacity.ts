@@ -2,7 +2,7 @@ import { loadavg } from 'node:os';
 import { type ForwardingResult, round, table, workerMicrosPerPacket } from './forwardingReport.ts';
 
 /** Why a step lost packets, judged from where the CPU went and which sockets overflowed. */
-export type Limit = 'none' | 'worker' | 'load generator' | 'machine (worker starved)' | 'unclear';
+export type Limit = 'none' | 'worker' | 'load generator' | 'machine (worker starved)' | 'control channel' | 'unclear';
 
 export interface CapacityStep {
 	participants: number;
@@ -23,6 +23,8 @@ export interface CapacityStep {
 
 export interface CapacityResult {
 	profile: string;
+	/** A step also fails when the worker took longer than this to answer a control request. */
+	maxControlMs: number;
 	/** 1-minute load average before the first step: above ~0.3 other work skews every figure. */
 	loadAverageAtStart: number;
 	conferenceSize: number | null;
@@ -37,6 +39,7 @@ export interface CapacitySearch {
 	/** Participants per conference (counts go in whole conferences); null: one conference of everyone. */
 	conferenceSize: number | null;
 	maxLossPercent: number;
+	maxControlMs: number;
 	maxParticipants: number;
 	/** Times a lossy step the worker did not cause is measured again before it counts (noise on a shared machine). */
 	retries: number;
@@ -56,7 +59,7 @@ export async function findCapacity(
 	const steps: CapacityStep[] = [];
 	const run = async (units: number): Promise<boolean> => {
 		for (let attempt = 0; ; attempt++) {
-			const step = stepOf(await measure(units * unit), search.maxLossPercent);
+			const step = stepOf(await measure(units * unit), search);
 			steps.push(step);
 			if (step.limit === 'none') return true;
 			if (step.limit === 'worker' || attempt >= search.retries) return false;
@@ -77,6 +80,7 @@ export async function findCapacity(
 	}
 	return {
 		profile: search.profile,
+		maxControlMs: search.maxControlMs,
 		loadAverageAtStart,
 		conferenceSize: search.conferenceSize,
 		maxLossPercent: search.maxLossPercent,
@@ -85,7 +89,7 @@ export async function findCapacity(
 	};
 }
 
-function stepOf(r: ForwardingResult, maxLossPercent: number): CapacityStep {
+function stepOf(r: ForwardingResult, limits: { maxLossPercent: number; maxControlMs: number }): CapacityStep {
 	return {
 		participants: r.config.participants,
 		conferences: r.config.conferences,
@@ -99,7 +103,7 @@ function stepOf(r: ForwardingResult, maxLossPercent: number): CapacityStep {
 		machineBusyPercent: r.machineBusyPercent,
 		udpDrops: r.udpDrops,
 		senderSkipped: r.senderSkipped,
-		limit: r.lossPercent < maxLossPercent ? 'none' : limitOf(r),
+		limit: r.lossPercent >= limits.maxLossPercent ? limitOf(r) : r.worker.channelMs >= limits.maxControlMs ? 'control channel' : 'none',
 	};
 }
 
@@ -137,12 +141,13 @@ export function capacityReport(result: CapacityResult): string {
 			? [`Load average ${result.loadAverageAtStart} at start: the machine was not quiet, so these figures are provisional.`, '']
 			: [];
 	return [
-		`**Capacity (\`${result.profile}\`, ${where}): ${result.participantsPerCore} participants per worker core with < ${result.maxLossPercent} % loss**`,
+		`**Capacity (\`${result.profile}\`, ${where}): ${result.participantsPerCore} participants per worker core with < ${result.maxLossPercent} % loss and control answers within ${result.maxControlMs} ms**`,
 		'',
 		...noisy,
 		'"Per worker core": every conference runs on one mediasoup worker, a single-threaded process, so it uses at most one core;',
 		'the figure is the most participants (each sending and receiving) whose measured window lost less than the limit, loss counted',
-		'per receiver on the layer mediasoup forwarded it. "worker CPU" is that process\'s share of its core; "limit" says what ran out',
+		'per receiver on the layer mediasoup forwarded it, and in which the worker answered every control request (what joins, views and',
+		'layer choices go through; one every 2 s) in time. "worker CPU" is that process\'s share of its core; "limit" says what ran out',
 		'in a lossy step (worker: ≥ 90 % of its core; machine: the worker had room but its sockets overflowed because it did not get',
 		'the CPU; load generator: its sockets overflowed, it skipped sends or its event loop was saturated). A lossy step the worker',
 		'did not cause is measured again before it counts.',
