@@ -5,6 +5,7 @@ import { Sft } from '../sft/Sft.ts';
 import { SftMetrics } from '../sft/SftMetrics.ts';
 import { ClientServer } from './client/ClientServer.ts';
 import { loadClientTls } from './client/clientTls.ts';
+import { FederationLinkWatch } from './client/FederationLinkWatch.ts';
 import { resolveWorkerCount, type SftConfig } from './config.ts';
 import { FederationHub } from './federation/relay/FederationHub.ts';
 import { LinkMetrics } from './federation/relay/LinkMetrics.ts';
@@ -24,6 +25,7 @@ export class SftServer {
 	readonly federation: Federation | undefined;
 	readonly hub: FederationHub | undefined;
 	readonly linkMetrics: LinkMetrics | undefined;
+	readonly #linkWatch: FederationLinkWatch | undefined;
 	readonly selfSignedCert: string | undefined;
 	readonly #metrics: SftMetrics;
 	readonly #logger: Logger;
@@ -38,6 +40,7 @@ export class SftServer {
 		federation: Federation | undefined;
 		hub: FederationHub | undefined;
 		linkMetrics: LinkMetrics | undefined;
+		linkWatch: FederationLinkWatch | undefined;
 		selfSignedCert: string | undefined;
 		logger: Logger;
 	}) {
@@ -49,6 +52,7 @@ export class SftServer {
 		this.federation = parts.federation;
 		this.hub = parts.hub;
 		this.linkMetrics = parts.linkMetrics;
+		this.#linkWatch = parts.linkWatch;
 		this.selfSignedCert = parts.selfSignedCert;
 		this.#logger = parts.logger;
 	}
@@ -82,6 +86,7 @@ export class SftServer {
 		let federation: Federation | undefined;
 		let hub: FederationHub | undefined;
 		let linkMetrics: LinkMetrics | undefined;
+		let linkWatch: FederationLinkWatch | undefined;
 		let clients: ClientServer | undefined;
 		let metricsServer: MetricsServer | undefined;
 		try {
@@ -99,6 +104,7 @@ export class SftServer {
 					logger.child({ component: 'federated-conferences' }),
 				);
 				linkMetrics = new LinkMetrics(hub, registry, config.metrics.statsIntervalMs);
+				linkWatch = new FederationLinkWatch(hub, linkMetrics);
 			}
 			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
 			clients = await ClientServer.listen(
@@ -110,6 +116,7 @@ export class SftServer {
 					tokenSecret: signalling.tokenSecret,
 					requireToken: signalling.requireToken,
 					hub,
+					links: linkWatch,
 				},
 				logger.child({ component: 'signalling' }),
 			);
@@ -123,12 +130,14 @@ export class SftServer {
 				federation,
 				hub,
 				linkMetrics,
+				linkWatch,
 				selfSignedCert: tls.selfSigned ? tls.cert : undefined,
 				logger,
 			});
 		} catch (error) {
 			await clients?.close();
 			await metricsServer?.close();
+			linkWatch?.close();
 			linkMetrics?.close();
 			hub?.close();
 			await federation?.close();
@@ -158,6 +167,7 @@ export class SftServer {
 		this.sft.close();
 		await this.clients.close();
 		await this.metricsServer.close();
+		this.#linkWatch?.close();
 		this.linkMetrics?.close();
 		this.hub?.close();
 		await this.federation?.close();

@@ -27,7 +27,14 @@ export interface FederationHubOptions {
 type FederationHubEvents = {
 	/** A lost link to an anchor came back (counted as a reconnect). */
 	reattached: [anchorDomain: string];
+	/**
+	 * A conference's link to a partner SFT is up, was lost (the partner became
+	 * unreachable), or was closed on purpose (detach, conference over, re-homing).
+	 */
+	conferenceLink: [conferenceId: string, domain: string, state: ConferenceLinkState];
 };
+
+export type ConferenceLinkState = 'up' | 'lost' | 'closed';
 
 export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	readonly #sft: Sft;
@@ -134,10 +141,12 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 			};
 			await relay.connect(reply.endpoint);
 		} catch (error) {
-			this.#unregister(link);
+			// Never up, so nothing to announce (a lost link stays lost while we retry).
+			this.#unregister(link, false);
 			throw error;
 		}
 		link.start();
+		this.emit('conferenceLink', conference.id, link.peerDomain, 'up');
 		this.#logger.info({ conference: conference.id, anchor: descriptor.anchorDomain }, 'attached to anchor');
 	}
 
@@ -225,6 +234,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		this.#links.delete(domain);
 		for (const link of links) {
 			link.close();
+			this.emit('conferenceLink', link.conference.id, domain, 'lost');
 			if (link.conference.role === 'federated' && !link.conference.closed) void this.#reattach(link.conference);
 		}
 		this.#logger.warn({ peer: domain }, 'federation link lost');
@@ -273,6 +283,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		});
 		// Offer our side once the partner has our endpoint (it connects on this reply).
 		setImmediate(() => link.start());
+		this.emit('conferenceLink', conference.id, channel.domain, 'up');
 		this.#logger.info({ conference: conference.id, peer: channel.domain }, 'federated SFT attached');
 		return { endpoint: relay.localEndpoint };
 	}
@@ -282,10 +293,12 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		return link;
 	}
 
-	#unregister(link: ConferenceLink): void {
+	#unregister(link: ConferenceLink, announce = true): void {
 		link.close();
 		const byConference = this.#links.get(link.peerDomain);
-		if (byConference?.get(link.conference.id) === link) byConference.delete(link.conference.id);
+		if (byConference?.get(link.conference.id) !== link) return;
+		byConference.delete(link.conference.id);
+		if (announce) this.emit('conferenceLink', link.conference.id, link.peerDomain, 'closed');
 	}
 }
 

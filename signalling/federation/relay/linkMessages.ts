@@ -11,7 +11,13 @@ const srtpParameters = z.object({
 	keyBase64: z.string().max(256),
 });
 export const pipeEndpointSchema = z.object({ ip: z.string().max(64), port: z.number().int().min(1).max(65535), srtpParameters });
-const participant = z.object({ participantId: id, userId: z.string().max(256), displayName: z.string().max(256) });
+const participant = z.object({
+	participantId: id,
+	userId: z.string().max(256),
+	displayName: z.string().max(256),
+	/** The participant's home domain when it is not the sender's own (a star relays other domains' participants). */
+	domain: z.string().max(253).optional(),
+});
 const relayedProducer = z.object({
 	producerId: id,
 	kind: z.enum(['audio', 'video']),
