@@ -113,6 +113,7 @@ export class Call extends Emitter<CallEvents> {
 	readonly #samples = new Map<string, ReceiveSample>();
 	readonly #unsubscribe: (() => void)[] = [];
 	#descriptor: ConferenceDescriptor | undefined;
+	#joinReply: JoinReply | undefined;
 	#sendTransport: MediaTransport | undefined;
 	#recvTransport: MediaTransport | undefined;
 	/** Each (re)join starts a generation; work of an older one stops. */
@@ -186,6 +187,16 @@ export class Call extends Emitter<CallEvents> {
 	/** The descriptor to hand to people of other domains (it names the anchor). */
 	get descriptor(): ConferenceDescriptor | undefined {
 		return this.#state.snapshot().descriptor;
+	}
+
+	/** The SFT's latest join reply. */
+	get joinReply(): JoinReply | undefined {
+		return this.#joinReply;
+	}
+
+	/** The RTCRtpSender of a published source (diagnostics; werift's carries its key-frame requests). */
+	sender(source: MediaSource): unknown {
+		return this.#publications.get(source)?.producer?.rtpSender;
 	}
 
 	/** Producer id of a local source, while published. */
@@ -325,6 +336,7 @@ export class Call extends Emitter<CallEvents> {
 			...(this.#options.displayName !== undefined ? { displayName: this.#options.displayName } : {}),
 			...(this.#descriptor ? { descriptor: this.#descriptor } : {}),
 		});
+		this.#joinReply = reply;
 		// A later rejoin goes through the anchor this one ended up with (it may have been re-homed).
 		if (reply.descriptor && reply.descriptor.anchorDomain !== reply.domain) this.#descriptor = reply.descriptor;
 		this.#state.reset(reply, this.#options.displayName ?? '');

@@ -67,7 +67,8 @@ export class Signalling extends Emitter<SignallingEvents> implements SignallingC
 				!this.#closed && reason !== 'io server disconnect' && reason !== 'io client disconnect' && socket.io.reconnection();
 			this.emit('disconnected', reason, willReconnect);
 		});
-		socket.io.on('reconnect', () => this.emit('reconnected'));
+		// Connected to the namespace again (the manager's own `reconnect` comes earlier, before requests can be sent).
+		socket.on('connect', () => this.emit('reconnected'));
 	}
 
 	/** Opens the connection; rejects when the first attempt fails. */

@@ -1,11 +1,21 @@
-import type { Conference } from '../../sft/Conference.ts';
 import { getOrInsert } from '../../sft/getOrInsert.ts';
-import type { ConferenceLinkState, FederationHub } from '../federation/relay/FederationHub.ts';
+import type { ConferenceLinkState } from '../federation/relay/FederationHub.ts';
 import type { FederationLinkInfo } from './protocol.ts';
 
 /** Where round-trip times come from (LinkMetrics polls them from RTCP). */
 export interface LinkRttSource {
 	rttMs(domain: string): number | undefined;
+}
+
+/** Where link changes come from (the FederationHub). */
+export interface LinkEvents {
+	subscribe(event: 'conferenceLink', listener: (conferenceId: string, domain: string, state: ConferenceLinkState) => void): () => void;
+}
+
+/** The conference a client is in: its id, and its end (which forgets its links). */
+export interface WatchedConference {
+	readonly id: string;
+	once(event: 'closed', listener: () => void): unknown;
 }
 
 type Listener = (links: FederationLinkInfo[]) => void;
@@ -23,12 +33,12 @@ export class FederationLinkWatch {
 	readonly #listeners = new Map<string, Set<Listener>>();
 	/** What each conference's clients were last told, to send only changes. */
 	readonly #lastSent = new Map<string, string>();
-	readonly #followed = new WeakSet<Conference>();
+	readonly #followed = new WeakSet<WatchedConference>();
 	readonly #rtt: LinkRttSource | undefined;
 	readonly #timer: NodeJS.Timeout;
 	readonly #off: () => void;
 
-	constructor(hub: FederationHub, rtt: LinkRttSource | undefined, refreshMs = 2000) {
+	constructor(hub: LinkEvents, rtt: LinkRttSource | undefined, refreshMs = 2000) {
 		this.#rtt = rtt;
 		this.#off = hub.subscribe('conferenceLink', (conferenceId, domain, state) => this.#onLink(conferenceId, domain, state));
 		this.#timer = setInterval(() => {
@@ -47,7 +57,7 @@ export class FederationLinkWatch {
 	}
 
 	/** Calls `listener` with the conference's links whenever they change; returns the unsubscribe function. */
-	subscribe(conference: Conference, listener: Listener): () => void {
+	subscribe(conference: WatchedConference, listener: Listener): () => void {
 		if (!this.#followed.has(conference)) {
 			this.#followed.add(conference);
 			conference.once('closed', () => this.#states.delete(conference.id));
