@@ -1,6 +1,6 @@
 import { Emitter } from './Emitter.ts';
 import { EncodingSwitch, toSendEncodings } from './encodings.ts';
-import type { MediaConsumer, MediaDevice, MediaProducer, MediaTransport } from './media.ts';
+import type { MediaConsumer, MediaDevice, MediaProducer, MediaTransport, SendCodec } from './media.ts';
 import type {
 	Capabilities,
 	ConferenceDescriptor,
@@ -32,8 +32,10 @@ export interface PublishOptions {
 	muted?: boolean;
 	/** Camera and screen: send the SFT's recommended simulcast encodings (default true when the SFT recommends some). */
 	simulcast?: boolean;
-	/** Encodings to send instead of the recommendation. */
+	/** Encodings to send instead of the recommendation (e.g. one VP9 SVC encoding `{ scalabilityMode: 'L3T3_KEY' }`). */
 	encodings?: RTCRtpEncodingParameters[];
+	/** One of the device's send codecs (`device.rtpCapabilities.codecs`) to use instead of the first. */
+	codec?: SendCodec;
 }
 
 /** A remote stream the client receives. */
@@ -81,6 +83,12 @@ interface Publication {
 }
 
 const REJOIN_RETRY_MS = 2000;
+
+/** The capture size of a video track, for `produce` (the SFT then knows each layer's size). */
+function frameSize(track: MediaStreamTrack | undefined): { size?: { width: number; height: number } } {
+	const { width, height } = track?.getSettings?.() ?? {};
+	return width && height ? { size: { width: Math.round(width), height: Math.round(height) } } : {};
+}
 
 /** Errors after which rejoining again cannot help. */
 const FATAL_REJOIN_CODES = new Set([
@@ -309,6 +317,11 @@ export class Call extends Emitter<CallEvents> {
 		return stats;
 	}
 
+	/** The stats report of a published source's sender (outbound-rtp per encoding). */
+	async sendStats(source: MediaSource): Promise<RTCStatsReport | undefined> {
+		return this.#publications.get(source)?.producer?.getStats();
+	}
+
 	/** The send and receive transports' stats reports (for tests and diagnostics). */
 	async transportStats(): Promise<{ send: RTCStatsReport | undefined; recv: RTCStatsReport | undefined }> {
 		const [send, recv] = await Promise.all([this.#sendTransport?.getStats(), this.#recvTransport?.getStats()]);
@@ -436,13 +449,14 @@ export class Call extends Emitter<CallEvents> {
 	async #produce(publication: Publication, generation: number): Promise<void> {
 		const transport = await this.#sendTransportFor(generation);
 		const { source, track, options } = publication;
-		const recommended = source === 'mic' ? undefined : this.#capabilities.simulcast?.[source]?.encodings;
+		const recommended = source === 'mic' ? undefined : this.#capabilities.simulcast[source].encodings;
 		const encodings = options.encodings ?? (options.simulcast !== false && recommended ? toSendEncodings(recommended) : undefined);
 		const producer = await transport.produce({
 			track,
 			stopTracks: false,
 			appData: { source },
 			...(encodings ? { encodings } : {}),
+			...(options.codec ? { codec: options.codec } : {}),
 			...(source === 'camera' && encodings ? { codecOptions: { videoGoogleStartBitrate: 1000 } } : {}),
 		});
 		if (generation !== this.#generation || this.#publications.get(source) !== publication) {
@@ -492,8 +506,8 @@ export class Call extends Emitter<CallEvents> {
 					kind: kind as 'audio' | 'video',
 					rtpParameters: rtpParameters as Opaque as { codecs: { mimeType: string; payloadType: number; clockRate: number }[] },
 					appData: source ? { source } : {},
-					// Older SFTs refuse unknown fields; those that recommend simulcast know `source`.
-					...(source && this.#capabilities.simulcast ? { source } : {}),
+					...(source ? { source } : {}),
+					...(kind === 'video' ? frameSize(source ? this.#publications.get(source)?.track : undefined) : {}),
 				})
 				.then(({ producerId }) => callback({ id: producerId }), errback);
 		});
@@ -588,7 +602,7 @@ export class Call extends Emitter<CallEvents> {
 		if (!force && key === this.#lastView) return;
 		this.#lastView = key;
 		const sized = tiles.every((t) => t.width > 0 && t.height > 0);
-		const payload = this.#capabilities.simulcast && sized ? { tiles } : { producerIds: tiles.map((t) => t.producerId) };
+		const payload = sized ? { tiles } : { producerIds: tiles.map((t) => t.producerId) };
 		await this.#signalling.request('setView', payload);
 	}
 

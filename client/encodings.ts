@@ -1,5 +1,5 @@
 import type { EncodingSender } from './media.ts';
-import type { RecommendedEncoding } from './protocol.ts';
+import type { RecommendedEncodingInfo } from './protocol.ts';
 
 /**
  * Switches a sender's simulcast encodings on and off as the SFT asks
@@ -61,6 +61,6 @@ export class EncodingSwitch {
 }
 
 /** The SFT's recommendation as RTCRtpEncodingParameters for mediasoup-client's `produce`. */
-export function toSendEncodings(encodings: readonly RecommendedEncoding[]): RTCRtpEncodingParameters[] {
+export function toSendEncodings(encodings: readonly RecommendedEncodingInfo[]): RTCRtpEncodingParameters[] {
 	return encodings.map((e) => ({ ...e }) as RTCRtpEncodingParameters);
 }

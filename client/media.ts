@@ -40,10 +40,22 @@ export interface MediaConsumer {
 	getStats(): Promise<RTCStatsReport>;
 }
 
+/** One of the device's send codecs (an entry of `device.rtpCapabilities.codecs`). */
+export interface SendCodec {
+	kind: 'audio' | 'video';
+	mimeType: string;
+	preferredPayloadType: number;
+	clockRate: number;
+	channels?: number;
+	parameters?: Record<string, unknown>;
+	rtcpFeedback?: { type: string; parameter?: string }[];
+}
+
 export interface ProduceOptions {
 	track: MediaStreamTrack;
 	encodings?: RTCRtpEncodingParameters[];
 	codecOptions?: Record<string, unknown>;
+	codec?: SendCodec;
 	stopTracks?: boolean;
 	appData?: Record<string, unknown>;
 }

@@ -5,57 +5,44 @@
 import type { z } from 'zod';
 import type {
 	FederationLinkInfo,
+	MediaSource,
 	ParticipantInfo,
 	ProducerInfo,
+	RecommendedEncodingInfo,
 	RequestMethod,
 	requestSchemas,
 	ServerEvents,
+	SimulcastProfiles,
 } from '../signalling/client/protocol.ts';
 import type { ConferenceDescriptor } from '../signalling/federation/relay/linkMessages.ts';
 
-export type { ConferenceDescriptor, FederationLinkInfo, ParticipantInfo, ProducerInfo, RequestMethod };
+export type {
+	ConferenceDescriptor,
+	FederationLinkInfo,
+	MediaSource,
+	ParticipantInfo,
+	ProducerInfo,
+	RecommendedEncodingInfo,
+	RequestMethod,
+	ServerEvents,
+	SimulcastProfiles,
+};
 
 /** Request payloads as a client writes them (defaults may be left out). */
 export type RequestInput<M extends RequestMethod> = z.input<(typeof requestSchemas)[M]>;
 
-/** The simulcast additions to the requests (README "Client signalling reference"). */
-interface SimulcastRequests {
-	produce: RequestInput<'produce'> & { source?: MediaSource };
-	setView: { producerIds: string[] } | { tiles: ViewTile[] };
-	setReceiveBitrate: { maxBitrate: number };
-}
-
 /** Every request and its payload. */
-export type Requests = Omit<{ [M in RequestMethod]: RequestInput<M> }, keyof SimulcastRequests> & SimulcastRequests;
-export type RequestName = keyof Requests;
+export type Requests = { [M in RequestMethod]: RequestInput<M> };
+export type RequestName = RequestMethod;
 
 /** JSON the SDK passes through to mediasoup-client without looking inside. */
 export type Opaque = Record<string, unknown>;
 
-/** What a media source is: the SFT and other clients lay tiles out by it. */
-export type MediaSource = 'mic' | 'camera' | 'screen';
-
-/** An encoding the SFT recommends for simulcast (RTCRtpEncodingParameters subset). */
-export interface RecommendedEncoding {
-	rid?: string;
-	scaleResolutionDownBy?: number;
-	maxBitrate?: number;
-	maxFramerate?: number;
-	scalabilityMode?: string;
-}
-
-export interface SimulcastRecommendation {
-	/** Capture size the encodings are meant for. */
-	width: number;
-	height: number;
-	encodings: RecommendedEncoding[];
-}
-
 export interface Capabilities {
 	rtpCapabilities: Opaque;
 	limits: { maxVideos: number; maxAudible: number };
-	/** Present when the SFT forwards simulcast and understands tile sizes, `source` and `setReceiveBitrate`. */
-	simulcast?: { camera: SimulcastRecommendation; screen: SimulcastRecommendation };
+	/** What to send for a camera and a screen share (README "Simulcast"). */
+	simulcast: SimulcastProfiles;
 }
 
 export interface JoinReply {
@@ -100,14 +87,8 @@ export interface ReplyData {
 	setReceiveBitrate: Record<string, never>;
 }
 
-/** The simulcast additions to the protocol (README "Client signalling reference"). */
-export interface SimulcastEvents {
-	consumerLayersChanged: { consumerId: string; producerId: string; spatialLayer: number; temporalLayer: number };
-	encodingsNeeded: { producerId: string; active: boolean[] };
-}
-
 /** Every notification the SFT may send. */
-export type SftEvents = ServerEvents & SimulcastEvents;
+export type SftEvents = ServerEvents;
 export type SftEventName = keyof SftEvents;
 
 /** One tile of the view: the size in device pixels the client renders a video at. */

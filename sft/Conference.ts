@@ -1,7 +1,9 @@
 import type { types as ms } from 'mediasoup';
 import type { MediaWorker } from './MediaWorker.ts';
-import { type MediaLimits, Participant, type ParticipantContext, type ParticipantIdentity } from './Participant.ts';
+import { type MediaLimits, Participant, type ParticipantContext, type ParticipantIdentity, type SelectionInput } from './Participant.ts';
 import { PipeRelay, type PipeRelayOptions } from './PipeRelay.ts';
+import { layersOf, ownerOf, sourceOf } from './producerMeta.ts';
+import { type HintTarget, SenderHints } from './SenderHints.ts';
 import { mergeRanking } from './streamSelection.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
@@ -40,8 +42,20 @@ type ConferenceEvents = {
 	producerClosed: [Participant, ms.Producer];
 	producerPausedChanged: [Participant, ms.Producer, paused: boolean];
 	activeSpeakers: [ActiveSpeaker[]];
+	/** Which encodings of a local participant's video anyone needs (see SenderHints). */
+	encodingsNeeded: [Participant, producerId: string, active: boolean[]];
 	closed: [ConferenceCloseReason];
 };
+
+/**
+ * Viewers of this conference's streams that are not local clients (a
+ * federation link's far side): the highest spatial layer they need of each
+ * producer. `Infinity` means every layer.
+ */
+export type DemandSource = () => ReadonlyMap<string, number>;
+
+/** How long demand changes are gathered before senders' hints are recomputed. */
+const DEMAND_SETTLE_MS = 50;
 
 /**
  * A conference on one mediasoup router. Owns its participants and the
@@ -57,9 +71,14 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	readonly #options: ConferenceOptions;
 	readonly #participants = new Map<string, Participant>();
 	readonly #relays = new Set<PipeRelay>();
+	/** Every producer of the conference (local and relayed), by id. */
+	readonly #producers = new Map<string, ms.Producer>();
 	/** Remote-offerable producers in arrival order, per kind. */
 	readonly #audioProducers: string[] = [];
 	readonly #videoProducers: string[] = [];
+	readonly #demandSources = new Set<DemandSource>();
+	readonly #hints: SenderHints;
+	#demandTimer: NodeJS.Timeout | undefined;
 	#ranking: string[] = [];
 	#lastSpeakersKey = '';
 	#closed = false;
@@ -72,6 +91,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		this.router = router;
 		this.#observer = observer;
 		this.#options = options;
+		this.#hints = new SenderHints((producerId, active) => {
+			const producer = this.#producers.get(producerId);
+			const owner = producer && this.#participants.get(ownerOf(producer));
+			if (owner) this.emit('encodingsNeeded', owner, producerId, active);
+		});
 		router.observer.once('close', () => this.close(mediaWorker.worker.died ? 'worker_died' : 'closed'));
 		observer.on('volumes', (volumes) => this.#onVolumes(volumes));
 		observer.on('silence', () => this.#publishSpeakers([]));
@@ -124,12 +148,14 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 			announcedAddress: this.#options.announcedAddress,
 			limits: this.#options.limits,
 			initialOutgoingBitrate: this.#options.initialOutgoingBitrate,
+			findProducer: (producerId) => this.#producers.get(producerId),
 		};
 		const participant = new Participant(userId, displayName, rtpCapabilities, context, identity);
 		this.#participants.set(participant.id, participant);
 		this.mediaWorker.load++;
 		participant.on('producerCreated', (producer) => this.#onProducerCreated(participant, producer));
 		participant.on('producerClosed', (producer) => this.#onProducerClosed(participant, producer));
+		participant.on('demandChanged', () => this.demandChanged());
 		participant.once('closed', () => this.#onParticipantClosed(participant));
 		void participant.updateSelection(this.#selectionInput());
 		this.emit('participantJoined', participant);
@@ -141,7 +167,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		if (this.#closed) throw new Error('conference is closed');
 		const relay = await PipeRelay.create(this.router, options);
 		this.#relays.add(relay);
-		relay.once('closed', () => this.#relays.delete(relay));
+		relay.once('closed', () => {
+			this.#relays.delete(relay);
+			this.demandChanged();
+		});
+		relay.on('sendingChanged', () => this.demandChanged());
 		return relay;
 	}
 
@@ -162,9 +192,62 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		return this.participants.filter((p) => p.origin === undefined);
 	}
 
+	/**
+	 * Registers viewers behind something other than a local client (a
+	 * federation link); call `demandChanged` when what it returns changes.
+	 * Returns the function that removes it again.
+	 */
+	addDemandSource(source: DemandSource): () => void {
+		this.#demandSources.add(source);
+		this.demandChanged();
+		return () => {
+			this.#demandSources.delete(source);
+			this.demandChanged();
+		};
+	}
+
+	/** Something changed what viewers need: senders' hints are recomputed shortly. */
+	demandChanged(): void {
+		if (this.#demandTimer || this.#closed) return;
+		this.#demandTimer = setTimeout(() => {
+			this.#demandTimer = undefined;
+			if (!this.#closed) this.#hints.update(this.#hintTargets());
+		}, DEMAND_SETTLE_MS);
+		this.#demandTimer.unref();
+	}
+
+	/** The highest spatial layer anyone (local viewers, pipe relays, demand sources) needs of each local video. */
+	neededLayers(): Map<string, number> {
+		const needed = new Map<string, number>();
+		const raise = (producerId: string, layer: number) => needed.set(producerId, Math.max(layer, needed.get(producerId) ?? -1));
+		for (const participant of this.#participants.values()) {
+			for (const [producerId, layer] of participant.videoDemand()) raise(producerId, layer);
+		}
+		// A pipe consumer carries every encoding: what crosses a link in full mode is needed in full.
+		for (const relay of this.#relays) for (const producerId of relay.sentProducerIds) raise(producerId, Number.POSITIVE_INFINITY);
+		for (const source of this.#demandSources) for (const [producerId, layer] of source()) raise(producerId, layer);
+		return needed;
+	}
+
+	#hintTargets(): HintTarget[] {
+		const needed = this.neededLayers();
+		const targets: HintTarget[] = [];
+		for (const participant of this.localParticipants) {
+			for (const producer of participant.producers) {
+				if (producer.kind !== 'video') continue;
+				const encodingCount = Math.max(1, producer.rtpParameters.encodings?.length ?? 1);
+				const layer = needed.get(producer.id) ?? -1;
+				targets.push({ producerId: producer.id, encodingCount, needed: Math.min(layer, layersOf(producer).spatialLayers - 1) });
+			}
+		}
+		return targets;
+	}
+
 	close(reason: ConferenceCloseReason = 'closed'): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		clearTimeout(this.#demandTimer);
+		this.#hints.close();
 		for (const relay of this.#relays) relay.close();
 		for (const participant of this.#participants.values()) participant.close();
 		this.router.close();
@@ -172,6 +255,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	}
 
 	#onProducerCreated(participant: Participant, producer: ms.Producer): void {
+		this.#producers.set(producer.id, producer);
 		(producer.kind === 'audio' ? this.#audioProducers : this.#videoProducers).push(producer.id);
 		if (producer.kind === 'audio') {
 			this.#observer.addProducer({ producerId: producer.id }).catch(() => undefined);
@@ -183,6 +267,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	}
 
 	#onProducerClosed(participant: Participant, producer: ms.Producer): void {
+		this.#producers.delete(producer.id);
+		this.#hints.forget(producer.id);
 		removeItem(producer.kind === 'audio' ? this.#audioProducers : this.#videoProducers, producer.id);
 		this.#ranking = this.#ranking.filter((id) => id !== producer.id);
 		this.#reselect();
@@ -219,11 +305,18 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		}
 	}
 
-	#selectionInput() {
+	#selectionInput(): SelectionInput {
+		// Screen shares take priority over cameras in the default view.
+		const isScreen = (id: string) => {
+			const producer = this.#producers.get(id);
+			return producer !== undefined && sourceOf(producer) === 'screen';
+		};
+		const speaker = this.#ranking[0] ? this.#producers.get(this.#ranking[0]) : undefined;
 		return {
 			audioCandidates: [...this.#audioProducers],
 			audioRanking: [...this.#ranking],
-			videoCandidates: [...this.#videoProducers],
+			videoCandidates: [...this.#videoProducers.filter(isScreen), ...this.#videoProducers.filter((id) => !isScreen(id))],
+			speakerId: speaker ? ownerOf(speaker) : undefined,
 		};
 	}
 

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
 import { MediaError } from './MediaError.ts';
-import { selectAudible, selectVisible } from './streamSelection.ts';
+import { producerAppData } from './producerMeta.ts';
+import { type ConsumerLayers, type SelectionInput, Subscriptions } from './Subscriptions.ts';
+import type { MediaSource, Size, ViewTile } from './simulcast.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
+
+export type { SelectionInput } from './Subscriptions.ts';
 
 export type Direction = 'send' | 'recv';
 
@@ -28,13 +32,8 @@ export interface ParticipantContext {
 	announcedAddress?: string | undefined;
 	limits: MediaLimits;
 	initialOutgoingBitrate: number;
-}
-
-/** Remote streams the conference offers, in arrival order, plus the audio ranking. */
-export interface SelectionInput {
-	audioCandidates: readonly string[];
-	audioRanking: readonly string[];
-	videoCandidates: readonly string[];
+	/** A producer of the conference by id (local or relayed), for the layers a consumer of it can choose from. */
+	findProducer(producerId: string): ms.Producer | undefined;
 }
 
 export interface WebRtcTransportParams {
@@ -52,14 +51,6 @@ export interface PlainTransportParams {
 
 export type ConnectParams = { dtlsParameters: ms.DtlsParameters } | { ip: string; port: number };
 
-interface ConsumerEntry {
-	consumer: ms.Consumer;
-	/** The client asked for it to be paused (or has not resumed it yet). */
-	clientPaused: boolean;
-	/** Pause/resume requests run one after another so the last decision wins. */
-	applying: Promise<void>;
-}
-
 type TransportEntry =
 	| { type: 'webrtc'; direction: Direction; transport: ms.WebRtcTransport }
 	| { type: 'plain'; direction: Direction; transport: ms.PlainTransport };
@@ -69,6 +60,9 @@ type ParticipantEvents = {
 	producerClosed: [ms.Producer];
 	consumerClosed: [consumerId: string, producerId: string];
 	consumerPausedChanged: [consumerId: string, paused: boolean];
+	consumerLayersChanged: [consumerId: string, producerId: string, layers: ConsumerLayers];
+	/** The layers this participant needs from the producers it views changed. */
+	demandChanged: [];
 	closed: [];
 };
 
@@ -98,9 +92,7 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 	readonly #context: ParticipantContext;
 	readonly #transports = new Map<string, TransportEntry>();
 	readonly #producers = new Map<string, ms.Producer>();
-	readonly #consumers = new Map<string, ConsumerEntry>();
-	#view: string[] | undefined;
-	#selection: SelectionInput = { audioCandidates: [], audioRanking: [], videoCandidates: [] };
+	readonly #subscriptions: Subscriptions;
 	#closed = false;
 
 	constructor(
@@ -118,6 +110,11 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 		this.displayName = displayName;
 		this.rtpCapabilities = rtpCapabilities;
 		this.#context = context;
+		this.#subscriptions = new Subscriptions(context.limits, (producerId) => this.#producers.has(producerId));
+		this.#subscriptions.on('consumerClosed', (...args) => this.emit('consumerClosed', ...args));
+		this.#subscriptions.on('consumerPausedChanged', (...args) => this.emit('consumerPausedChanged', ...args));
+		this.#subscriptions.on('consumerLayersChanged', (...args) => this.emit('consumerLayersChanged', ...args));
+		this.#subscriptions.on('demandChanged', () => this.emit('demandChanged'));
 	}
 
 	get closed(): boolean {
@@ -129,7 +126,7 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 	}
 
 	get consumers(): ms.Consumer[] {
-		return [...this.#consumers.values()].map((e) => e.consumer);
+		return this.#subscriptions.consumers;
 	}
 
 	get transports(): ms.Transport[] {
@@ -189,12 +186,21 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 		}
 	}
 
+	/**
+	 * `source` defaults to mic for audio and camera for video; `size` is the
+	 * top layer's frame size when the client knows it (layer choice assumes
+	 * the recommended capture size otherwise).
+	 */
 	async produce(
 		transportId: string,
 		kind: ms.MediaKind,
 		rtpParameters: ms.RtpParameters,
-		appData: Record<string, unknown> = {},
+		options: { source?: MediaSource | undefined; size?: Size | undefined; appData?: Record<string, unknown> | undefined } = {},
 	): Promise<ms.Producer> {
+		const source = options.source ?? (kind === 'audio' ? 'mic' : 'camera');
+		if ((kind === 'audio') !== (source === 'mic') && source !== 'screen') {
+			throw new MediaError('invalid_media_parameters', `a ${kind} producer cannot have source "${source}"`);
+		}
 		const { transport } = this.#transport(transportId, 'send');
 		let producer: ms.Producer;
 		try {
@@ -202,7 +208,7 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 				kind,
 				rtpParameters,
 				keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS,
-				appData: { ...appData, participantId: this.id },
+				appData: { ...options.appData, ...producerAppData(this.id, source, options.size) },
 			});
 		} catch (error) {
 			throw new MediaError('invalid_media_parameters', `cannot produce: ${(error as Error).message}`);
@@ -238,48 +244,56 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 	async consume(transportId: string, producerId: string): Promise<ms.Consumer> {
 		const { transport } = this.#transport(transportId, 'recv');
 		if (this.#producers.has(producerId)) throw new MediaError('own_producer', 'a client never receives its own streams');
-		for (const entry of this.#consumers.values()) {
-			if (entry.consumer.producerId === producerId) throw new MediaError('cannot_consume', 'already consuming this producer');
-		}
-		if (!this.#context.router.canConsume({ producerId, rtpCapabilities: this.rtpCapabilities })) {
+		if (this.#subscriptions.has(producerId)) throw new MediaError('cannot_consume', 'already consuming this producer');
+		const producer = this.#context.findProducer(producerId);
+		if (!producer || !this.#context.router.canConsume({ producerId, rtpCapabilities: this.rtpCapabilities })) {
 			throw new MediaError('cannot_consume', `cannot consume producer ${producerId} with the given RTP capabilities`);
 		}
-		const consumer = await transport.consume({ producerId, rtpCapabilities: this.rtpCapabilities, paused: true });
-		const entry: ConsumerEntry = { consumer, clientPaused: true, applying: Promise.resolve() };
-		this.#consumers.set(consumer.id, entry);
-		consumer.observer.once('close', () => {
-			this.#consumers.delete(consumer.id);
-			this.emit('consumerClosed', consumer.id, consumer.producerId);
+		const preferredLayers = this.#subscriptions.initialLayers(producer);
+		const consumer = await transport.consume({
+			producerId,
+			rtpCapabilities: this.rtpCapabilities,
+			paused: true,
+			...(preferredLayers ? { preferredLayers } : {}),
 		});
-		consumer.on('producerclose', () => consumer.close());
+		this.#subscriptions.add(consumer, producer);
 		return consumer;
 	}
 
 	async setConsumerPaused(consumerId: string, paused: boolean): Promise<void> {
-		const entry = this.#consumers.get(consumerId);
-		if (!entry) throw new MediaError('unknown_consumer', `no consumer ${consumerId}`);
-		entry.clientPaused = paused;
-		await this.#applyTo(entry);
+		this.#assertOpen();
+		await this.#subscriptions.setClientPaused(consumerId, paused);
 	}
 
-	/** The remote videos this client views (at most maxVideos). */
-	async setView(producerIds: readonly string[]): Promise<void> {
-		if (producerIds.length > this.#context.limits.maxVideos) {
-			throw new MediaError('view_too_large', `a view holds at most ${this.#context.limits.maxVideos} videos`);
-		}
-		this.#view = [...new Set(producerIds)];
-		await this.#applyAll();
+	/**
+	 * The remote videos this client views (at most maxVideos), each with the
+	 * size it is drawn at; a bare producer id means "as large as you can".
+	 */
+	async setView(view: readonly (string | ViewTile)[]): Promise<void> {
+		this.#assertOpen();
+		await this.#subscriptions.setView(view.map((entry) => (typeof entry === 'string' ? { producerId: entry } : entry)));
+	}
+
+	/** Caps what the SFT sends this client, on top of its bandwidth estimate (a data-saver setting). */
+	async setReceiveBitrate(maxBitrate: number): Promise<void> {
+		this.#assertOpen();
+		const receivers = [...this.#transports.values()].filter((e) => e.type === 'webrtc' && e.direction === 'recv');
+		await Promise.all(receivers.map((e) => (e.transport as ms.WebRtcTransport).setMaxOutgoingBitrate(maxBitrate)));
 	}
 
 	/** Called by the conference whenever remote streams or the loudest ranking change. */
 	async updateSelection(selection: SelectionInput): Promise<void> {
-		this.#selection = selection;
-		await this.#applyAll();
+		await this.#subscriptions.update(selection);
 	}
 
 	/** Whether a remote producer is currently selected for this participant. */
 	isSelected(producerId: string, kind: ms.MediaKind): boolean {
-		return this.#selectedSet(kind).has(producerId);
+		return this.#subscriptions.isSelected(producerId, kind);
+	}
+
+	/** The highest spatial layer this participant needs of each video it receives. */
+	videoDemand(): Map<string, number> {
+		return this.#subscriptions.demand();
 	}
 
 	close(): void {
@@ -290,39 +304,6 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 		for (const producer of this.#producers.values()) producer.close();
 		this.#transports.clear();
 		this.emit('closed');
-	}
-
-	#selectedSet(kind: ms.MediaKind): Set<string> {
-		const own = (id: string) => !this.#producers.has(id);
-		const { limits } = this.#context;
-		if (kind === 'audio') {
-			return selectAudible(this.#selection.audioCandidates.filter(own), this.#selection.audioRanking, limits.maxAudible);
-		}
-		return selectVisible(this.#selection.videoCandidates.filter(own), this.#view, limits.maxVideos);
-	}
-
-	async #applyAll(): Promise<void> {
-		const audio = this.#selectedSet('audio');
-		const video = this.#selectedSet('video');
-		await Promise.all([...this.#consumers.values()].map((entry) => this.#applyTo(entry, entry.consumer.kind === 'audio' ? audio : video)));
-	}
-
-	#applyTo(entry: ConsumerEntry, selected?: Set<string>): Promise<void> {
-		entry.applying = entry.applying.then(async () => {
-			const { consumer } = entry;
-			if (consumer.closed) return;
-			const chosen = selected ?? this.#selectedSet(consumer.kind);
-			const shouldPause = entry.clientPaused || !chosen.has(consumer.producerId);
-			if (shouldPause === consumer.paused) return;
-			try {
-				if (shouldPause) await consumer.pause();
-				else await consumer.resume();
-				this.emit('consumerPausedChanged', consumer.id, shouldPause);
-			} catch {
-				// Consumer closed concurrently (producer left): nothing to apply.
-			}
-		});
-		return entry.applying;
 	}
 
 	#adopt(entry: TransportEntry): void {

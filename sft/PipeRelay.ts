@@ -25,7 +25,11 @@ export interface PipeRelayOptions {
 	portRange: { min: number; max: number };
 }
 
-type PipeRelayEvents = { closed: [] };
+type PipeRelayEvents = {
+	/** A stream started or stopped crossing towards the far side. */
+	sendingChanged: [];
+	closed: [];
+};
 
 /**
  * One end of a media link between two SFTs for one conference: a mediasoup
@@ -91,7 +95,11 @@ export class PipeRelay extends TypedEmitter<PipeRelayEvents> {
 	async send(producer: ms.Producer): Promise<RelayedProducer> {
 		const consumer = await this.transport.consume({ producerId: producer.id });
 		this.#sent.set(producer.id, consumer);
-		consumer.observer.once('close', () => this.#sent.delete(producer.id));
+		consumer.observer.once('close', () => {
+			this.#sent.delete(producer.id);
+			this.emit('sendingChanged');
+		});
+		this.emit('sendingChanged');
 		return {
 			producerId: producer.id,
 			kind: consumer.kind,

@@ -14,6 +14,13 @@ export const mediaCodecs: ms.RtpCodecCapability[] = [
 		parameters: { 'x-google-start-bitrate': 1000 },
 	},
 	{
+		// SVC (L3T3_KEY): one stream carrying three spatial layers.
+		kind: 'video',
+		mimeType: 'video/VP9',
+		clockRate: 90000,
+		parameters: { 'profile-id': 0, 'x-google-start-bitrate': 1000 },
+	},
+	{
 		kind: 'video',
 		mimeType: 'video/H264',
 		clockRate: 90000,

@@ -2,62 +2,29 @@
 // mediasoup-client 3.24 in the page) in a private network namespace joins a
 // conference on an in-process SftServer bound to the host end of a veth pair.
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type AccessRight, mintAccessToken } from '../signalling/client/accessToken.ts';
-import { parseConfig } from '../signalling/config.ts';
-import { SftServer } from '../signalling/SftServer.ts';
-import {
-	BrowserCaller,
-	type BrowserHandle,
-	browserTestUnavailable,
-	bundleClient,
-	type CallInfo,
-	createTestNetwork,
-	launchChromiumIn,
-	makeWorkDir,
-	type PageServer,
-	pollUntil,
-	removeStaleNetworks,
-	startPageServer,
-	type TestNetwork,
-} from './support/browserCaller.ts';
+import type { AccessRight } from '../signalling/client/accessToken.ts';
+import { type BrowserCaller, browserTestUnavailable, type CallInfo, pollUntil } from './support/browserCaller.ts';
+import { BrowserTestBed } from './support/browserTestBed.ts';
 
-const SECRET = `browser-call-${randomUUID()}`;
 const MEDIA_TIMEOUT_MS = 40_000;
 const started = Date.now();
 
 const unavailable = await browserTestUnavailable();
-let network: TestNetwork | undefined;
-let server: SftServer | undefined;
-let pageServer: PageServer | undefined;
-let chromium: BrowserHandle | undefined;
-let work: Awaited<ReturnType<typeof makeWorkDir>> | undefined;
-const callers: BrowserCaller[] = [];
+let bed: BrowserTestBed | undefined;
 const sockets: Socket[] = [];
-const serverLog: string[] = [];
 
-function token(user: string, conference: string, right: AccessRight): string {
-	return mintAccessToken({ user, conference, right, exp: Math.floor(Date.now() / 1000) + 600 }, SECRET);
+function ready(): BrowserTestBed {
+	if (!bed) throw new Error(`browser test setup failed: ${setupError?.message ?? 'not started'}`);
+	return bed;
 }
-
-function sftUrl(): string {
-	if (!network || !server) throw new Error('setup did not finish');
-	return `https://${network.hostIp}:${server.clients.port}`;
-}
-
-async function openCaller(name: string): Promise<BrowserCaller> {
-	if (!chromium || !pageServer) throw new Error('setup did not finish');
-	const caller = await BrowserCaller.open(chromium.browser, pageServer.url, name);
-	callers.push(caller);
-	return caller;
-}
-
-function serverLogTail(): string {
-	return serverLog.length ? `SFT log: ${serverLog.slice(-10).join(' | ')}` : '';
-}
+const token = (user: string, conference: string, right: AccessRight) => ready().token(user, conference, right);
+const sftUrl = () => ready().sftUrl;
+const openCaller = (name: string) => ready().openCaller(name);
+const serverLogTail = () => bed?.serverLogTail() ?? '';
+const server = () => ready().server;
 
 // uvu swallows an exception thrown by a before hook; keep it for the tests to report.
 let setupError: Error | undefined;
@@ -65,51 +32,18 @@ let setupError: Error | undefined;
 test.before(async () => {
 	if (unavailable) return;
 	try {
-		await setup();
+		bed = await BrowserTestBed.start({ media: { audioLevelIntervalMs: 300 } });
+		console.log(
+			`# browser test network ${bed.network.namespace}: Chromium at ${bed.network.namespaceIp}, SFT at ${bed.sftUrl}; setup ${Date.now() - started} ms`,
+		);
 	} catch (error) {
 		setupError = error as Error;
 	}
 });
 
-async function setup(): Promise<void> {
-	const removed = await removeStaleNetworks();
-	if (removed.length) console.log(`# removed stale test networks: ${removed.join(', ')}`);
-	work = await makeWorkDir();
-	network = await createTestNetwork();
-	const logger = pino({ level: 'warn' }, { write: (line: string) => void serverLog.push(line.trim()) });
-	server = await SftServer.start(
-		parseConfig({
-			signalling: { listen: { ip: network.hostIp, port: 0 }, tokenSecret: SECRET },
-			media: {
-				workers: 1,
-				listenIp: network.hostIp,
-				announcedAddress: network.hostIp,
-				// Port 0: the worker binds a free port from the range below (only this test uses the veth address).
-				rtcBasePort: 0,
-				rtcMinPort: 42000,
-				rtcMaxPort: 48999,
-				audioLevelIntervalMs: 300,
-			},
-			metrics: { listen: { ip: '127.0.0.1', port: 0 } },
-			log: { level: 'warn' },
-		}),
-		logger,
-	);
-	pageServer = await startPageServer(network.hostIp, await bundleClient(work.dir));
-	chromium = await launchChromiumIn(network, work.dir);
-	console.log(
-		`# browser test network ${network.namespace}: Chromium at ${network.namespaceIp}, SFT at ${sftUrl()}; setup ${Date.now() - started} ms`,
-	);
-}
-
 test.after(async () => {
 	for (const socket of sockets) socket.close();
-	for (const caller of callers) await caller.close();
-	await chromium?.close();
-	await server?.close();
-	await pageServer?.close();
-	await network?.close();
-	await work?.remove();
+	await bed?.close();
 	console.log(`# browser-call total ${Date.now() - started} ms`);
 	// Playwright and the mediasoup worker keep handles; do not wait for them.
 	setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
@@ -165,7 +99,7 @@ test('two Chromium pages call each other through the SFT', async () => {
 	assert.equal(await bob.errors(), [], 'bob page errors');
 
 	// The SFT's object model agrees.
-	const conference = server!.sft.getConference(conferenceId);
+	const conference = server().sft.getConference(conferenceId);
 	assert.ok(conference, 'the conference exists in the SFT');
 	const participants = conference.participants;
 	assert.is(participants.length, 2, 'two participants');
@@ -220,7 +154,7 @@ test('the SFT ranks the page as an active speaker (fake microphone beeps)', asyn
 	assert.ok(joined.ok, `listener join: ${JSON.stringify(joined.error)}`);
 
 	const pageAudio = new Set([aliceInfo.producerIds.audio, bobInfo.producerIds.audio]);
-	const conference = server!.sft.getConference(conferenceId)!;
+	const conference = server().sft.getConference(conferenceId)!;
 	// The observer ranking is the ground truth; the events are only sent on change.
 	await pollUntil(
 		async () => conference.audioRanking.filter((id) => pageAudio.has(id)).length,

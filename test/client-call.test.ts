@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { Call, type RemoteTrack } from '../client/Call.ts';
 import type { Capabilities, JoinReply } from '../client/protocol.ts';
 import { RequestError } from '../client/Signalling.ts';
-import { FakeDevice, type FakeSender, FakeSignalling, type FakeTransport, fakeTrack } from './support/fakeSft.ts';
+import { FakeDevice, type FakeSender, FakeSignalling, type FakeTransport, fakeTrack, producerInfo } from './support/fakeSft.ts';
 
 const simulcastCaps: Capabilities = {
 	rtpCapabilities: {},
@@ -16,21 +16,17 @@ const simulcastCaps: Capabilities = {
 			width: 1280,
 			height: 720,
 			encodings: [
-				{ scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-				{ scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-				{ scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+				{ scaleResolutionDownBy: 4, maxBitrate: 150_000, scalabilityMode: 'L1T3' },
+				{ scaleResolutionDownBy: 2, maxBitrate: 500_000, scalabilityMode: 'L1T3' },
+				{ scaleResolutionDownBy: 1, maxBitrate: 1_500_000, scalabilityMode: 'L1T3' },
 			],
 		},
-		screen: { width: 1920, height: 1080, encodings: [{ maxBitrate: 1_500_000 }] },
+		screen: { width: 1920, height: 1080, encodings: [{ scaleResolutionDownBy: 1, maxBitrate: 1_500_000, scalabilityMode: 'L1T3' }] },
 	},
 };
-const plainCaps: Capabilities = { rtpCapabilities: {}, limits: { maxVideos: 9, maxAudible: 5 } };
 
 const alice = { participantId: 'alice-1', userId: 'alice', displayName: 'Alice', domain: 'a.test' };
-const aliceProducers = [
-	{ producerId: 'alice-cam', participantId: 'alice-1', kind: 'video' as const, paused: false },
-	{ producerId: 'alice-mic', participantId: 'alice-1', kind: 'audio' as const, paused: false },
-];
+const aliceProducers = [producerInfo('alice-cam', 'alice-1', 'video'), producerInfo('alice-mic', 'alice-1', 'audio')];
 
 function joinReply(participantId: string, overrides: Partial<JoinReply> = {}): JoinReply {
 	return {
@@ -46,7 +42,7 @@ function joinReply(participantId: string, overrides: Partial<JoinReply> = {}): J
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
 
-async function start(caps = simulcastCaps) {
+async function start(caps: Capabilities = simulcastCaps) {
 	const signalling = new FakeSignalling();
 	const device = new FakeDevice();
 	let joins = 0;
@@ -96,13 +92,11 @@ test('publishing a camera sends the recommended simulcast encodings and the sour
 	assert.is(call.snapshot.tiles[0]?.videoOff, false, 'the own tile shows the camera');
 });
 
-test('an SFT without simulcast gets no encodings and no `source` field (it would refuse it)', async () => {
-	const { signalling, device, call } = await start(plainCaps);
-	await call.publish('camera', fakeTrack('video'));
+test('simulcast can be switched off per publication (one encoding)', async () => {
+	const { device, call } = await start();
+	await call.publish('camera', fakeTrack('video'), { simulcast: false });
 	const sender = transports(device, 'send')[0]?.producers[0]?.rtpSender as FakeSender;
 	assert.is(sender.encodings.length, 1);
-	assert.is(signalling.sent('produce')[0]?.source, undefined);
-	assert.equal(signalling.sent('produce')[0]?.appData, { source: 'camera' });
 });
 
 test('encodingsNeeded is applied to the own sender with setParameters; others are ignored', async () => {
@@ -140,11 +134,14 @@ test('tile sizes become setView tiles (pinned first); unchanged sizes are not se
 	assert.equal(signalling.sent('setView').at(-1), { tiles: [{ producerId: 'alice-cam', width: 1280, height: 720, pinned: true }] });
 });
 
-test('an SFT without tile sizes gets the producer ids', async () => {
-	const { signalling, call } = await start(plainCaps);
-	call.setTileSizes({ 'alice-1': { width: 640, height: 360 } });
-	await settle();
+test('a view set by producer ids is sent as the shorthand, and stops the automatic view', async () => {
+	const { signalling, call } = await start();
+	await call.setView(['alice-cam']);
 	assert.equal(signalling.sent('setView').at(-1), { producerIds: ['alice-cam'] });
+	const count = signalling.sent('setView').length;
+	call.pin('alice-1');
+	await settle();
+	assert.is(signalling.sent('setView').length, count);
 });
 
 test('a closed producer drops its track; the same id announced again is consumed again', async () => {
@@ -189,7 +186,7 @@ test('reconnect: rejoin, republish (still muted), resubscribe, and no duplicate 
 	signalling.handle('join', () =>
 		joinReply('me-2', {
 			participants: [alice, { participantId: 'me-1', userId: 'me', displayName: 'Me', domain: 'b.test' }],
-			producers: [...aliceProducers, { producerId: 'old-own-mic', participantId: 'me-1', kind: 'audio', paused: true }],
+			producers: [...aliceProducers, producerInfo('old-own-mic', 'me-1', 'audio', { paused: true })],
 		}),
 	);
 	const before = signalling.requests.length;

@@ -7,6 +7,7 @@ import { applyEncodingsNeeded, EncodingSwitch } from '../client/encodings.ts';
 import type { JoinReply, SftEventName, SftEvents } from '../client/protocol.ts';
 import { CallState, type Tile } from '../client/state/CallState.ts';
 import { viewFor } from '../client/state/view.ts';
+import { producerInfo } from './support/fakeSft.ts';
 
 type Event = { [E in SftEventName]: [E, SftEvents[E]] }[SftEventName];
 
@@ -29,13 +30,10 @@ const alice = { participantId: 'alice-1', userId: 'alice', displayName: 'Alice',
 const carol = { participantId: 'carol-1', userId: 'carol', displayName: 'Carol', domain: 'b.test' };
 const events: Event[] = [
 	['participantJoined', alice],
-	['producerAdded', { producerId: 'alice-cam', participantId: 'alice-1', kind: 'video', paused: false }],
-	['producerAdded', { producerId: 'alice-mic', participantId: 'alice-1', kind: 'audio', paused: false }],
+	['producerAdded', producerInfo('alice-cam', 'alice-1', 'video')],
+	['producerAdded', producerInfo('alice-mic', 'alice-1', 'audio')],
 	['participantJoined', carol],
-	[
-		'producerAdded',
-		{ producerId: 'carol-screen', participantId: 'carol-1', kind: 'video', paused: false, source: 'screen' } as SftEvents['producerAdded'],
-	],
+	['producerAdded', producerInfo('carol-screen', 'carol-1', 'video', { source: 'screen' })],
 	['federationLinks', { links: [{ domain: 'a.test', up: true, rttMs: 2 }] }],
 ];
 
@@ -83,7 +81,7 @@ test('the same events in any of their 720 orders give the same tiles', () => {
 test('a producer announced before its participant waits for it, and is not consumed until then', () => {
 	const state = new CallState();
 	state.reset(reply(), 'Me');
-	state.apply('producerAdded', { producerId: 'alice-cam', participantId: 'alice-1', kind: 'video', paused: false });
+	state.apply('producerAdded', producerInfo('alice-cam', 'alice-1', 'video'));
 	assert.is(state.snapshot().tiles.length, 1, 'only the own tile');
 	assert.equal(state.wantedProducers, []);
 	state.apply('participantJoined', alice);
@@ -112,7 +110,7 @@ test('repeated events never duplicate a tile; leaving removes the participant an
 	assert.ok(!state.snapshot().producers.some((p) => p.participantId === 'alice-1'));
 	// Federation re-creates mirrored participants and streams under the same ids.
 	state.apply('participantJoined', alice);
-	state.apply('producerAdded', { producerId: 'alice-cam', participantId: 'alice-1', kind: 'video', paused: false });
+	state.apply('producerAdded', producerInfo('alice-cam', 'alice-1', 'video'));
 	assert.is(state.snapshot().tiles.find((t) => t.key === 'alice-1')?.videoProducerId, 'alice-cam', 'the same ids can come back');
 });
 
@@ -125,10 +123,7 @@ test('reconnect: a new join reply replaces everything; the own old participant i
 		reply({
 			participantId: 'me-2',
 			participants: [alice, { participantId: 'me', userId: 'me', displayName: 'Me', domain: 'b.test' }],
-			producers: [
-				{ producerId: 'alice-cam', participantId: 'alice-1', kind: 'video', paused: false },
-				{ producerId: 'old-own-mic', participantId: 'me', kind: 'audio', paused: false },
-			],
+			producers: [producerInfo('alice-cam', 'alice-1', 'video'), producerInfo('old-own-mic', 'me', 'audio')],
 		}),
 		'Me',
 	);
@@ -192,7 +187,7 @@ test('the view: tiles on screen with video, pinned first, then speakers, at most
 	state.reset(reply(), 'Me');
 	for (const i of [1, 2, 3, 4]) {
 		state.apply('participantJoined', { participantId: `p${i}`, userId: `u${i}`, displayName: `P${i}`, domain: 'b.test' });
-		state.apply('producerAdded', { producerId: `v${i}`, participantId: `p${i}`, kind: 'video', paused: false });
+		state.apply('producerAdded', producerInfo(`v${i}`, `p${i}`, 'video'));
 	}
 	state.pin('p3');
 	const sizes = new Map([

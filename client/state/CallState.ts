@@ -9,17 +9,13 @@ import type {
 	SftEvents,
 } from '../protocol.ts';
 
-export interface RemoteProducer {
-	producerId: string;
-	participantId: string;
-	kind: 'audio' | 'video';
-	source: MediaSource;
-	paused: boolean;
-}
+/** A remote stream as the SFT announced it. */
+export type RemoteProducer = ProducerInfo;
 
+/** The layers a consumer carries now (null while nothing flows). */
 export interface ReceivedLayers {
-	spatialLayer: number;
-	temporalLayer: number;
+	spatialLayer: number | null;
+	temporalLayer: number | null;
 }
 
 /** A consumer the client holds for a remote producer. */
@@ -133,15 +129,9 @@ export class CallState {
 				return this.#participants.delete(participantId);
 			}
 			case 'producerAdded': {
-				const p = payload as ProducerInfo & { source?: MediaSource };
+				const p = payload as ProducerInfo;
 				if (this.#ownIds.has(p.participantId)) return false;
-				this.#producers.set(p.producerId, {
-					producerId: p.producerId,
-					participantId: p.participantId,
-					kind: p.kind,
-					source: p.source ?? (p.kind === 'audio' ? 'mic' : 'camera'),
-					paused: p.paused,
-				});
+				this.#producers.set(p.producerId, { ...p });
 				return true;
 			}
 			case 'producerClosed':

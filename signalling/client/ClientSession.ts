@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
 import type { Conference } from '../../sft/Conference.ts';
 import type { Participant } from '../../sft/Participant.ts';
+import { layersOf, sourceOf } from '../../sft/producerMeta.ts';
 import type { Sft } from '../../sft/Sft.ts';
+import { recommendedProfiles } from '../../sft/simulcast.ts';
 import type { FederationHub } from '../federation/relay/FederationHub.ts';
 import { verifyAccessToken } from './accessToken.ts';
 import { SignallingError, toErrorBody } from './errors.ts';
@@ -59,7 +61,11 @@ export class ClientSession {
 			return {};
 		},
 		produce: async (p) => {
-			const producer = await this.#joined().produce(p.transportId, p.kind, p.rtpParameters as unknown as ms.RtpParameters, p.appData);
+			const producer = await this.#joined().produce(p.transportId, p.kind, p.rtpParameters as unknown as ms.RtpParameters, {
+				source: p.source,
+				size: p.size,
+				appData: p.appData,
+			});
 			return { producerId: producer.id };
 		},
 		closeProducer: async (p) => {
@@ -79,7 +85,15 @@ export class ClientSession {
 		pause: async (p) => this.#setPaused(p, true),
 		resume: async (p) => this.#setPaused(p, false),
 		setView: async (p) => {
-			await this.#joined().setView(p.producerIds);
+			const view =
+				'tiles' in p
+					? p.tiles.map((t) => ({ producerId: t.producerId, size: { width: t.width, height: t.height }, pinned: t.pinned }))
+					: p.producerIds;
+			await this.#joined().setView(view);
+			return {};
+		},
+		setReceiveBitrate: async (p) => {
+			await this.#joined().setReceiveBitrate(p.maxBitrate);
 			return {};
 		},
 		leave: async () => {
@@ -126,7 +140,7 @@ export class ClientSession {
 
 	#getCapabilities() {
 		const { limits } = this.#sft;
-		return { rtpCapabilities: this.#sft.rtpCapabilities, limits };
+		return { rtpCapabilities: this.#sft.rtpCapabilities, limits, simulcast: recommendedProfiles };
 	}
 
 	async #join(p: RequestPayload<'join'>) {
@@ -229,6 +243,12 @@ export class ClientSession {
 		);
 		this.#unsubscribe.push(
 			self.subscribe('consumerPausedChanged', (consumerId, paused) => notify('consumerPaused', { consumerId, paused })),
+			self.subscribe('consumerLayersChanged', (consumerId, producerId, layers) =>
+				notify('consumerLayersChanged', { consumerId, producerId, ...layers }),
+			),
+			conference.subscribe('encodingsNeeded', (owner, producerId, active) => {
+				if (owner === self) notify('encodingsNeeded', { producerId, active });
+			}),
 		);
 	}
 
@@ -256,5 +276,14 @@ function participantInfo(p: Participant, ownDomain: string | undefined): Partici
 }
 
 function producerInfo(p: Participant, producer: ms.Producer): ProducerInfo {
-	return { producerId: producer.id, participantId: p.id, kind: producer.kind, paused: producer.paused };
+	const layers = producer.kind === 'video' ? layersOf(producer) : { spatialLayers: 1, temporalLayers: 1 };
+	return {
+		producerId: producer.id,
+		participantId: p.id,
+		kind: producer.kind,
+		source: sourceOf(producer),
+		paused: producer.paused,
+		spatialLayers: layers.spatialLayers,
+		temporalLayers: layers.temporalLayers,
+	};
 }

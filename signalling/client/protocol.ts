@@ -9,6 +9,8 @@ import { conferenceDescriptorSchema } from '../federation/relay/linkMessages.ts'
  */
 
 const id = z.string().min(1).max(128);
+/** A frame or tile dimension in device pixels. */
+const pixels = z.number().int().min(1).max(16_384);
 // Media descriptions are checked structurally here; mediasoup validates the details.
 const rtpParameters = z.looseObject({
 	codecs: z
@@ -63,6 +65,10 @@ export const requestSchemas = {
 			transportId: id,
 			kind: z.enum(['audio', 'video']),
 			rtpParameters,
+			/** Defaults to mic for audio and camera for video. */
+			source: z.enum(['mic', 'camera', 'screen']).optional(),
+			/** Frame size of the top layer, when the client knows it (else the source's recommended size is assumed). */
+			size: z.object({ width: pixels, height: pixels }).strict().optional(),
 			appData: z.record(z.string(), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
 		})
 		.strict(),
@@ -70,7 +76,17 @@ export const requestSchemas = {
 	consume: z.object({ transportId: id, producerId: id }).strict(),
 	pause: z.union([z.object({ consumerId: id }).strict(), z.object({ producerId: id }).strict()]),
 	resume: z.union([z.object({ consumerId: id }).strict(), z.object({ producerId: id }).strict()]),
-	setView: z.object({ producerIds: z.array(id).max(64) }).strict(),
+	/** The videos a client shows: bare ids ("as large as you can") or tiles with the size they are drawn at. */
+	setView: z.union([
+		z.object({ producerIds: z.array(id).max(64) }).strict(),
+		z
+			.object({
+				tiles: z.array(z.object({ producerId: id, width: pixels, height: pixels, pinned: z.boolean().optional() }).strict()).max(64),
+			})
+			.strict(),
+	]),
+	/** Caps what the SFT sends this client (bits per second, at least 30000; 0 removes the cap). */
+	setReceiveBitrate: z.object({ maxBitrate: z.union([z.literal(0), z.number().int().min(30_000).max(1_000_000_000)]) }).strict(),
 	leave: z.object({}).strict(),
 } as const;
 
@@ -80,6 +96,8 @@ export type RequestPayload<M extends RequestMethod> = z.output<(typeof requestSc
 export function isRequestMethod(name: string): name is RequestMethod {
 	return Object.hasOwn(requestSchemas, name);
 }
+
+export type MediaSource = 'mic' | 'camera' | 'screen';
 
 export interface ParticipantInfo {
 	participantId: string;
@@ -101,7 +119,25 @@ export interface ProducerInfo {
 	producerId: string;
 	participantId: string;
 	kind: 'audio' | 'video';
+	source: MediaSource;
 	paused: boolean;
+	/** Spatial and temporal layers the stream carries (1 and 1 for a single-layer stream). */
+	spatialLayers: number;
+	temporalLayers: number;
+}
+
+/** One encoding a client is asked to send, in the shape of RTCRtpEncodingParameters. */
+export interface RecommendedEncodingInfo {
+	scaleResolutionDownBy: number;
+	maxBitrate: number;
+	scalabilityMode: string;
+	maxFramerate?: number;
+}
+
+/** The `simulcast` part of the getCapabilities reply: what to send for a camera and for a screen share. */
+export interface SimulcastProfiles {
+	camera: { width: number; height: number; encodings: RecommendedEncodingInfo[] };
+	screen: { width: number; height: number; encodings: RecommendedEncodingInfo[] };
 }
 
 /** Notifications the SFT sends to a joined client. */
@@ -115,6 +151,10 @@ export interface ServerEvents {
 	consumerClosed: { consumerId: string; producerId: string };
 	/** The SFT paused or resumed a consumer (stream selection or client request). */
 	consumerPaused: { consumerId: string; paused: boolean };
+	/** The layers a simulcast/SVC consumer carries now (null: none, e.g. while paused). */
+	consumerLayersChanged: { consumerId: string; producerId: string; spatialLayer: number | null; temporalLayer: number | null };
+	/** Which encodings of one of the client's own videos anyone needs; the client may stop the others. */
+	encodingsNeeded: { producerId: string; active: boolean[] };
 	activeSpeakers: { speakers: { participantId: string; producerId: string; volume: number }[] };
 	conferenceEnded: { reason: string };
 	/** The conference's links to other domains' SFTs: sent after join and on every change. */

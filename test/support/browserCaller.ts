@@ -19,9 +19,9 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { loadClientTls } from '../../signalling/client/clientTls.ts';
-import type { CallInfo, CallOptions, CallStats } from './browser/client.ts';
+import type { CallInfo, CallOptions, CallStats, InboundVideo, ViewTile } from './browser/client.ts';
 
-export type { CallInfo, CallOptions, CallStats } from './browser/client.ts';
+export type { CallInfo, CallOptions, CallStats, InboundVideo, ViewTile } from './browser/client.ts';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -345,6 +345,26 @@ export class BrowserCaller {
 
 	stats(): Promise<CallStats> {
 		return this.page.evaluate(() => window.sftCall.stats());
+	}
+
+	videoStats(): Promise<InboundVideo[]> {
+		return this.page.evaluate(() => window.sftCall.videoStats());
+	}
+
+	outboundEncodings(producerId: string): Promise<Record<string, number>> {
+		return this.page.evaluate((id) => window.sftCall.outboundEncodings(id), producerId);
+	}
+
+	appliedHints(): Promise<{ producerId: string; active: boolean[]; at: number }[]> {
+		return this.page.evaluate(() => [...window.sftCall.appliedHints]);
+	}
+
+	setView(tiles: ViewTile[]): Promise<void> {
+		return this.page.evaluate((t) => window.sftCall.setView(t), tiles);
+	}
+
+	setReceiveBitrate(maxBitrate: number): Promise<void> {
+		return this.page.evaluate((b) => window.sftCall.setReceiveBitrate(b), maxBitrate);
 	}
 
 	errors(): Promise<string[]> {

@@ -11,7 +11,7 @@ import type {
 	MediaTransportOptions,
 	ProduceOptions,
 } from '../../client/media.ts';
-import type { Opaque, ReplyData, RequestName, Requests, SftEventName, SftEvents } from '../../client/protocol.ts';
+import type { Opaque, ProducerInfo, ReplyData, RequestName, Requests, SftEventName, SftEvents } from '../../client/protocol.ts';
 import { RequestError, type SignallingChannel, type SignallingEvents } from '../../client/Signalling.ts';
 
 type Handler<M extends RequestName> = (payload: Requests[M]) => ReplyData[M] | Promise<ReplyData[M]>;
@@ -228,4 +228,23 @@ export class FakeDevice implements MediaDevice {
 
 export function fakeTrack(kind: 'audio' | 'video', id = `${kind}-track`): MediaStreamTrack {
 	return { kind, id, enabled: true, readyState: 'live' } as unknown as MediaStreamTrack;
+}
+
+/** A producerAdded payload (single layer unless overridden; source from the kind). */
+export function producerInfo(
+	producerId: string,
+	participantId: string,
+	kind: 'audio' | 'video',
+	overrides: Partial<ProducerInfo> = {},
+): ProducerInfo {
+	return {
+		producerId,
+		participantId,
+		kind,
+		source: kind === 'audio' ? 'mic' : 'camera',
+		paused: false,
+		spatialLayers: 1,
+		temporalLayers: 1,
+		...overrides,
+	};
 }
