@@ -6,7 +6,8 @@ import { SftMetrics } from '../sft/SftMetrics.ts';
 import { ClientServer } from './client/ClientServer.ts';
 import { loadClientTls } from './client/clientTls.ts';
 import { FederationLinkWatch } from './client/FederationLinkWatch.ts';
-import { resolveWorkerCount, type SftConfig } from './config.ts';
+import { type DevTokenMode, webAppHandler } from './client/webApp.ts';
+import { DEFAULT_TOKEN_SECRET, resolveWorkerCount, type SftConfig } from './config.ts';
 import { FederationHub } from './federation/relay/FederationHub.ts';
 import { LinkMetrics } from './federation/relay/LinkMetrics.ts';
 import { Federation } from './federation/trust/index.ts';
@@ -107,6 +108,13 @@ export class SftServer {
 				linkWatch = new FederationLinkWatch(hub, linkMetrics);
 			}
 			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
+			const webLogger = logger.child({ component: 'web-app' });
+			const devTokens = devTokenMode(config.signalling);
+			if (devTokens === 'anyone-unsafe') {
+				webLogger.warn(
+					'UNSAFE: signalling.devTokens is anyone-unsafe: every machine that reaches the client listener can get a token for any conference. Development only.',
+				);
+			}
 			clients = await ClientServer.listen(
 				sft,
 				{
@@ -117,6 +125,7 @@ export class SftServer {
 					requireToken: signalling.requireToken,
 					hub,
 					links: linkWatch,
+					httpHandlers: [webAppHandler({ distDir: WEB_APP_DIR, devTokens, tokenSecret: signalling.tokenSecret, logger: webLogger })],
 				},
 				logger.child({ component: 'signalling' }),
 			);
@@ -173,6 +182,15 @@ export class SftServer {
 		await this.federation?.close();
 		this.#metrics.close();
 	}
+}
+
+/** Where `npm run build:web` puts the web app. */
+const WEB_APP_DIR = new URL('../client/web/dist', import.meta.url).pathname;
+
+/** `auto`: this machine may get development tokens while the token secret is the embedded default. */
+function devTokenMode(signalling: SftConfig['signalling']): DevTokenMode {
+	if (signalling.devTokens !== 'auto') return signalling.devTokens;
+	return signalling.tokenSecret === DEFAULT_TOKEN_SECRET ? 'loopback' : 'off';
 }
 
 /**

@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { federationConfigSchema } from './federation/trust/federationConfig.ts';
 
 const port = z.number().int().min(0).max(65535);
+
+/** The token secret used when none is configured (development only). */
+export const DEFAULT_TOKEN_SECRET = 'development-secret-change-me';
 const listen = (defaultPort: number) =>
 	z
 		.object({ ip: z.string().min(1).default('0.0.0.0'), port: port.default(defaultPort) })
@@ -20,8 +23,15 @@ export const configSchema = z
 				certFile: z.string().min(1).optional(),
 				keyFile: z.string().min(1).optional(),
 				/** HMAC secret for access tokens; the embedded default is for development only. */
-				tokenSecret: z.string().min(16).default('development-secret-change-me'),
+				tokenSecret: z.string().min(16).default(DEFAULT_TOKEN_SECRET),
 				requireToken: z.boolean().default(true),
+				/**
+				 * Who may get a development token from the web app's /api/dev-token:
+				 * `auto` = this machine (loopback) while the token secret is the
+				 * embedded default, else nobody; `loopback`; `off`; `anyone-unsafe`
+				 * lets every machine that reaches the listener join any conference.
+				 */
+				devTokens: z.enum(['auto', 'off', 'loopback', 'anyone-unsafe']).default('auto'),
 			})
 			.strict()
 			.prefault({}),
@@ -81,6 +91,7 @@ export const envOverridePaths: readonly string[] = [
 	'signalling.keyFile',
 	'signalling.tokenSecret',
 	'signalling.requireToken',
+	'signalling.devTokens',
 	'media.workers',
 	'media.listenIp',
 	'media.announcedAddress',

@@ -6,11 +6,14 @@ import type { Sft } from '../../sft/Sft.ts';
 import { ClientSession, type ClientSessionOptions } from './ClientSession.ts';
 import type { TlsPair } from './clientTls.ts';
 import { MAX_PAYLOAD_BYTES } from './protocol.ts';
+import type { HttpHandler } from './webApp.ts';
 
 export interface ClientServerOptions extends ClientSessionOptions {
 	ip: string;
 	port: number;
 	tls: TlsPair;
+	/** Plain HTTP requests (socket.io takes its own path first); unhandled ones get 404. */
+	httpHandlers?: HttpHandler[];
 }
 
 /** The HTTPS + socket.io listener calling clients connect to. */
@@ -24,7 +27,10 @@ export class ClientServer {
 	}
 
 	static async listen(sft: Sft, options: ClientServerOptions, logger: Logger): Promise<ClientServer> {
-		const https = createServer({ cert: options.tls.cert, key: options.tls.key });
+		const handlers = options.httpHandlers ?? [];
+		const https = createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
+			if (!handlers.some((handle) => handle(req, res))) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+		});
 		// Transport limit above the per-request limit, so an oversized request
 		// gets a clear error ack instead of a dropped connection.
 		const io = new SocketIoServer(https, { maxHttpBufferSize: 4 * MAX_PAYLOAD_BYTES, cors: { origin: true } });
