@@ -2,6 +2,7 @@ import type { Call } from '../Call.ts';
 import type { CallSnapshot, Tile } from '../state/CallState.ts';
 import type { TileSize } from '../state/view.ts';
 import { byId, element } from './dom.ts';
+import { fitGrid } from './gridLayout.ts';
 import { inviteLink } from './invite.ts';
 import { describeMediaError, openScreen } from './localMedia.ts';
 import { TileView } from './TileView.ts';
@@ -26,6 +27,7 @@ export class CallView {
 	readonly #tiles = new Map<string, TileView>();
 	readonly #audio = new Map<string, HTMLAudioElement>();
 	readonly #grid = byId('tiles');
+	readonly #stage = byId('stage');
 	readonly #resize: ResizeObserver;
 	readonly #off: (() => void)[] = [];
 	#sizeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -35,7 +37,11 @@ export class CallView {
 	constructor(call: Call, options: CallViewOptions) {
 		this.#call = call;
 		this.#options = options;
-		this.#resize = new ResizeObserver(() => this.#sizesChanged());
+		this.#resize = new ResizeObserver(() => {
+			this.#layoutGrid();
+			this.#sizesChanged();
+		});
+		this.#resize.observe(this.#grid);
 		byId('conference-name').textContent = call.conferenceId;
 		this.#off.push(
 			call.on('changed', (snapshot) => this.#render(snapshot)),
@@ -62,6 +68,7 @@ export class CallView {
 		byId('debug-button').setAttribute('aria-pressed', 'false');
 		for (const view of this.#tiles.values()) view.element.remove();
 		this.#tiles.clear();
+		byId('call-screen').classList.remove('pinning');
 		for (const audio of this.#audio.values()) audio.remove();
 		this.#audio.clear();
 	}
@@ -115,7 +122,10 @@ export class CallView {
 			view.element.remove();
 			this.#tiles.delete(key);
 		}
-		for (const [i, tile] of tiles.entries()) {
+		const pinned = tiles.find((t) => t.pinned);
+		byId('call-screen').classList.toggle('pinning', pinned !== undefined);
+		let index = 0;
+		for (const tile of tiles) {
 			let view = this.#tiles.get(tile.key);
 			if (!view) {
 				const key = tile.key;
@@ -129,10 +139,30 @@ export class CallView {
 					? this.#call.remoteTrack(tile.videoProducerId)
 					: undefined;
 			view.update(tile, track);
-			// Keep the DOM in the snapshot's order without moving nodes that are in place (a move restarts video).
-			if (this.#grid.children[i] !== view.element) this.#grid.insertBefore(view.element, this.#grid.children[i] ?? null);
+			// The snapshot's order, moving only nodes that are out of place (a move pauses the video).
+			const parent = tile === pinned ? this.#stage : this.#grid;
+			const position = tile === pinned ? 0 : index++;
+			if (parent.children[position] !== view.element) {
+				parent.insertBefore(view.element, parent.children[position] ?? null);
+				view.resumeVideo();
+			}
 		}
+		this.#layoutGrid();
 		this.#sizesChanged();
+	}
+
+	/** Columns and tile size that show the grid's tiles largest in the space there is. */
+	#layoutGrid(): void {
+		const style = this.#grid.style;
+		if (this.#stage.childElementCount > 0) {
+			for (const property of ['--columns', '--tile-width', '--tile-height']) style.removeProperty(property);
+			return;
+		}
+		const gap = 8;
+		const fit = fitGrid(this.#grid.childElementCount, this.#grid.clientWidth - 2 * gap, this.#grid.clientHeight - 2 * gap, gap);
+		style.setProperty('--columns', String(fit.columns));
+		style.setProperty('--tile-width', `${fit.tileWidth}px`);
+		style.setProperty('--tile-height', `${fit.tileHeight}px`);
 	}
 
 	/** One playing element per remote audio stream (the SFT forwards only the loudest). */

@@ -80,6 +80,11 @@ export class TileView {
 		}
 	}
 
+	/** Plays again after the tile moved in the page (a media element pauses when it leaves the document). */
+	resumeVideo(): void {
+		if (this.#track && this.#video.paused) void this.#video.play().catch(() => undefined);
+	}
+
 	/** Shows (or hides, with undefined) the debug overlay; the figures are also data attributes, for tests and tooling. */
 	showDebug(debug: TileDebug | undefined): void {
 		this.#debug.hidden = debug === undefined;

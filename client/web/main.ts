@@ -26,6 +26,8 @@ const joinStatus = byId('join-status');
 let client: SftClient | undefined;
 let view: CallView | undefined;
 let localTracks: MediaStreamTrack[] = [];
+/** Whether this SFT hands this machine development tokens (asked once, at load). */
+let devTokens: Promise<boolean> = Promise.resolve(false);
 
 function notify(message: string): void {
 	byId('banner-text').textContent = message;
@@ -67,7 +69,8 @@ async function prepareJoinScreen(): Promise<void> {
 	applyInvite();
 	// The token stays in the form only, not in the address bar or history.
 	history.replaceState(null, '', `${location.pathname}${fragmentWithoutToken(params)}`);
-	if (!tokenInput.value && (await devTokenAvailable())) {
+	devTokens = devTokenAvailable();
+	if (!tokenInput.value && (await devTokens)) {
 		byId('token-hint').textContent = 'Optional here: this server hands development tokens to this machine.';
 	}
 }
@@ -88,7 +91,7 @@ async function join(): Promise<void> {
 	joinButton.disabled = true;
 	try {
 		setStatus('Connecting…');
-		const token = tokenInput.value.trim() || (await fetchDevToken(conferenceId).catch(() => undefined));
+		const token = tokenInput.value.trim() || ((await devTokens) ? await fetchDevToken(conferenceId).catch(() => undefined) : undefined);
 		if (!token) return setStatus(describeError('token_missing'));
 		client = await SftClient.connect(location.origin, token, { device: browserDevice });
 		setStatus('Joining…');

@@ -280,7 +280,7 @@ export interface BrowserHandle {
  * script; Playwright drives it over a pipe, so the namespace does not matter
  * for control). Playwright gives it a new, empty user data dir and removes it on close.
  */
-export async function launchChromiumIn(network: TestNetwork, workDir: string): Promise<BrowserHandle> {
+export async function launchChromiumIn(network: Pick<TestNetwork, 'namespace'>, workDir: string): Promise<BrowserHandle> {
 	const wrapper = join(workDir, 'chromium-in-netns.sh');
 	await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.namespace} ${CHROMIUM} "$@"\n`);
 	await chmod(wrapper, 0o755);
