@@ -158,7 +158,7 @@ step('alice joins on a.test’s page; bob, on b.test’s page, is told he needs 
 	bob = await WebAppPage.open(browser, `${sft('b.test').clientUrl}/`, 'bob');
 	await bob.fillJoinForm({ name: 'Bob', invite });
 	assert.is(await bob.page.inputValue('#join-conference'), CONFERENCE, 'the invite fills in the conference');
-	assert.match(await bob.page.innerText('#invite-note'), /hosted by a\.test/);
+	assert.match((await bob.page.textContent('#invite-note')) ?? '', /hosted by a\.test/);
 	await bob.click('#join-button');
 	await pollUntil(
 		() => bob!.joinStatus(),
@@ -315,7 +315,7 @@ step('bob leaves: his tile disappears from alice’s window', async () => {
 	const { alice, bob } = pages();
 	await bob.click('#leave-button');
 	await bob.page.locator('#ended-screen').waitFor({ state: 'visible', timeout: 10_000 });
-	assert.match(await bob.page.innerText('#ended-reason'), /You left/);
+	assert.match((await bob.page.textContent('#ended-reason')) ?? '', /You left/);
 	await pollUntil(
 		async () => remote(await alice.tiles(), 'Bob'),
 		(t) => t === undefined,

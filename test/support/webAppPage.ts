@@ -91,7 +91,10 @@ export class WebAppPage {
 	}
 
 	joinStatus(): Promise<string> {
-		return this.page.locator('#join-status').innerText();
+		return this.page
+			.locator('#join-status')
+			.textContent()
+			.then((t) => t ?? '');
 	}
 
 	click(selector: string): Promise<void> {
@@ -109,7 +112,7 @@ export class WebAppPage {
 	async header(): Promise<{ text: string; federated: string; anchor: string; links: { domain: string; up: string; rtt: string }[] }> {
 		const status = this.page.locator('#federation-status');
 		return {
-			text: await status.innerText(),
+			text: (await status.textContent()) ?? '',
 			federated: (await status.getAttribute('data-federated')) ?? '',
 			anchor: (await status.getAttribute('data-anchor')) ?? '',
 			links: await status.locator('.link-state').evaluateAll((chips) =>
