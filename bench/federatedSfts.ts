@@ -20,7 +20,10 @@ export interface FederatedSftsOptions {
 	listenIp: string;
 	maxVideos: number;
 	maxAudible: number;
-	/** Ports per domain: rtcBasePort, then rtcBasePort+1 … +portsPerDomain-1 for plain/pipe transports. */
+	/**
+	 * Ports per domain: rtcBasePort, then the plain range, then 2 per domain
+	 * (+4) for federation pipes, and the last one for the federation listener (TCP).
+	 */
 	portsPerDomain: number;
 	/** First port of domain 0; random in 46000-48999 when omitted. */
 	basePort?: number | undefined;
@@ -39,8 +42,11 @@ export class FederatedSfts {
 			const bundle = join(sfts.#dir, 'bundle.pem');
 			writeFileSync(bundle, [...cas.values()].map((ca) => ca.certificatePem).join('\n'));
 			const span = options.portsPerDomain;
-			let basePort =
+			const firstPort =
 				options.basePort ?? 46000 + randomInt(0, Math.floor(3000 / (span * options.domains.length))) * span * options.domains.length;
+			const federationPort = (domain: string) => firstPort + options.domains.indexOf(domain) * span + span - 1;
+			const pipePorts = 2 * options.domains.length + 4;
+			let basePort = firstPort;
 			for (const domain of options.domains) {
 				const ca = cas.get(domain);
 				if (!ca) throw new Error(`no CA for ${domain}`);
@@ -61,23 +67,30 @@ export class FederatedSfts {
 						listenIp: options.listenIp,
 						rtcBasePort: basePort,
 						rtcMinPort: basePort + 1,
-						rtcMaxPort: basePort + span - 1,
+						rtcMaxPort: basePort + span - 2 - pipePorts,
+						pipeMinPort: basePort + span - 1 - pipePorts,
+						pipeMaxPort: basePort + span - 2,
 						maxVideos: options.maxVideos,
 						maxAudible: options.maxAudible,
 						audioLevelThreshold: -127,
 					},
+					// A load bench measures the SFT, not the per-conference cap.
+					limits: { maxParticipantsPerConference: 100_000 },
 					// The bench polls the link metrics itself at the window edges; no background polls in between.
 					metrics: { listen: { ip: options.listenIp, port: 0 }, statsIntervalMs: 3_600_000 },
 					log: { level: options.logLevel ?? 'silent' },
 					federation: {
 						enabled: true,
 						domain,
-						listen: { ip: options.listenIp, port: 0 },
+						listen: { ip: options.listenIp, port: federationPort(domain) },
 						announcedHost: options.listenIp,
 						certFile,
 						keyFile,
 						trustBundleFile: bundle,
 						allowList: options.domains.filter((d) => d !== domain),
+						peers: Object.fromEntries(
+							options.domains.filter((d) => d !== domain).map((d) => [d, { host: options.listenIp, port: federationPort(d) }]),
+						),
 					},
 				});
 				basePort += span;

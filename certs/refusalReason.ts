@@ -9,8 +9,11 @@ export const REFUSAL_REASONS = [
 	'expired',
 	'not_yet_valid',
 	'wrong_eku',
+	'name_constraint_violation',
+	'unsupported_critical_extension',
 	'san_mismatch',
 	'domain_not_allowed',
+	'wrong_issuer',
 	'bad_handshake',
 ] as const;
 

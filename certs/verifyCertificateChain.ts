@@ -1,3 +1,4 @@
+import { nameConstraintViolation, unprocessedCriticalExtension } from './chainConstraints.ts';
 import { dnsNamesOf, extendedKeyUsagesOf, sha256Fingerprint } from './describeCertificate.ts';
 import { parseCertificateDer, parseCertificatesPem } from './pem.ts';
 import type { RefusalReason } from './refusalReason.ts';
@@ -35,6 +36,8 @@ export type ChainVerification =
 			fingerprintSha256: string;
 			/** The bundle CA the chain ends at. */
 			anchor: x509.X509Certificate;
+			/** SHA-256 (64 upper-case hex digits) of every CA on the path, intermediates and anchor: what allow-list pins match. */
+			issuerFingerprints: string[];
 	  }
 	| Refusal;
 
@@ -67,6 +70,9 @@ export async function verifyCertificateChain(options: VerifyCertificateChainOpti
 		}
 	}
 
+	const constraintProblem = unprocessedCriticalExtension(path.certificates) ?? nameConstraintViolation(path.certificates);
+	if (constraintProblem) return refusal(constraintProblem.reason, constraintProblem.detail);
+
 	const usageProblem = usageProblemFor(leaf, options.role);
 	if (usageProblem) return refusal('wrong_eku', usageProblem);
 
@@ -76,6 +82,7 @@ export async function verifyCertificateChain(options: VerifyCertificateChainOpti
 		dnsNames: dnsNamesOf(leaf),
 		fingerprintSha256: sha256Fingerprint(leaf.rawData),
 		anchor: path.certificates.at(-1) ?? leaf,
+		issuerFingerprints: path.certificates.slice(1).map((ca) => sha256Fingerprint(ca.rawData).replace(/:/g, '')),
 	};
 }
 

@@ -10,6 +10,10 @@ export interface ClaimedDomainCheck {
 	claimedDomain: unknown;
 	/** Domains we federate with; omit to accept any domain a trusted CA vouches for. */
 	allowedDomains?: ReadonlySet<string> | readonly string[];
+	/** Domain → SHA-256 of the CAs allowed to certify it (64 hex digits); domains not here may be certified by any bundle CA. */
+	pinnedIssuers?: ReadonlyMap<string, ReadonlySet<string>>;
+	/** SHA-256 of the CAs on the verified path (ChainVerification.issuerFingerprints). */
+	issuerFingerprints?: readonly string[];
 }
 
 /**
@@ -32,15 +36,20 @@ export function matchClaimedDomain(check: ClaimedDomainCheck): { ok: true; domai
 			: (check.allowedDomains as ReadonlySet<string>).has(domain);
 		if (!allowed) return refusal('domain_not_allowed', `domain ${domain} is not on the allow list`);
 	}
+	const pins = check.pinnedIssuers?.get(domain);
+	if (pins && !check.issuerFingerprints?.some((fingerprint) => pins.has(fingerprint))) {
+		return refusal('wrong_issuer', `${domain} is pinned to other CAs than the one that certified it`);
+	}
 	return { ok: true, domain };
 }
 
 export interface VerifyPeerCertificateOptions extends VerifyCertificateChainOptions {
 	claimedDomain: unknown;
 	allowedDomains?: ReadonlySet<string> | readonly string[];
+	pinnedIssuers?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
-/** Full federation peer check: chain, dates, role EKU, SAN = claimed domain, allow list. */
+/** Full federation peer check: chain, dates, constraints, role EKU, SAN = claimed domain, allow list, issuer pins. */
 export async function verifyPeerCertificate(options: VerifyPeerCertificateOptions): Promise<PeerVerification> {
 	const chain = await verifyCertificateChain(options);
 	if (!chain.ok) return chain;
@@ -48,6 +57,8 @@ export async function verifyPeerCertificate(options: VerifyPeerCertificateOption
 		dnsNames: chain.dnsNames,
 		claimedDomain: options.claimedDomain,
 		allowedDomains: options.allowedDomains,
+		issuerFingerprints: chain.issuerFingerprints,
+		...(options.pinnedIssuers ? { pinnedIssuers: options.pinnedIssuers } : {}),
 	});
 	if (!identity.ok) return identity;
 	return { ok: true, domain: identity.domain, fingerprintSha256: chain.fingerprintSha256, notAfter: chain.leaf.notAfter };

@@ -24,6 +24,8 @@ export interface SignallingOptions {
 	reconnect?: boolean;
 	/** Node only: TLS trust for the SFT's certificate (browsers use their own). */
 	tls?: { ca?: string | undefined; rejectUnauthorized?: boolean };
+	/** Node only: headers sent with the WebSocket upgrade (e.g. the `origin` a browser would send). */
+	extraHeaders?: Record<string, string>;
 }
 
 export type SignallingEvents = {
@@ -81,6 +83,7 @@ export class Signalling extends Emitter<SignallingEvents> implements SignallingC
 			reconnectionDelayMax: 4000,
 			timeout: options.connectTimeoutMs ?? 10_000,
 			...(options.tls ? { ca: options.tls.ca, rejectUnauthorized: options.tls.rejectUnauthorized ?? true } : {}),
+			...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
 		};
 		const socket = io(url, socketOptions);
 		try {

@@ -1,7 +1,10 @@
 import type { types as ms } from 'mediasoup';
+import { DemandRelay } from './DemandRelay.ts';
+import { type Demand, highestLayer, mergeDemand } from './demand.ts';
+import type { MediaRelay, RelayMode, RelayOptions } from './MediaRelay.ts';
 import type { MediaWorker } from './MediaWorker.ts';
 import { type MediaLimits, Participant, type ParticipantContext, type ParticipantIdentity, type SelectionInput } from './Participant.ts';
-import { PipeRelay, type PipeRelayOptions } from './PipeRelay.ts';
+import { PipeRelay } from './PipeRelay.ts';
 import { layersOf, ownerOf, sourceOf } from './producerMeta.ts';
 import { type HintTarget, SenderHints } from './SenderHints.ts';
 import { mergeRanking } from './streamSelection.ts';
@@ -44,15 +47,19 @@ type ConferenceEvents = {
 	activeSpeakers: [ActiveSpeaker[]];
 	/** Which encodings of a local participant's video anyone needs (see SenderHints). */
 	encodingsNeeded: [Participant, producerId: string, active: boolean[]];
+	/** What viewers need changed (after a short settling delay): federation links report it upstream. */
+	demandUpdated: [Demand];
+	/** The loudest-first ranking of audio producers changed. */
+	audioRankingChanged: [ranking: readonly string[]];
 	closed: [ConferenceCloseReason];
 };
 
 /**
  * Viewers of this conference's streams that are not local clients (a
- * federation link's far side): the highest spatial layer they need of each
- * producer. `Infinity` means every layer.
+ * federation link's far side): the layers they need of each producer
+ * (`ALL_LAYERS`: every layer).
  */
-export type DemandSource = () => ReadonlyMap<string, number>;
+export type DemandSource = () => Demand;
 
 /** How long demand changes are gathered before senders' hints are recomputed. */
 const DEMAND_SETTLE_MS = 50;
@@ -70,7 +77,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	readonly #observer: ms.AudioLevelObserver;
 	readonly #options: ConferenceOptions;
 	readonly #participants = new Map<string, Participant>();
-	readonly #relays = new Set<PipeRelay>();
+	readonly #relays = new Set<MediaRelay>();
 	/** Every producer of the conference (local and relayed), by id. */
 	readonly #producers = new Map<string, ms.Producer>();
 	/** Remote-offerable producers in arrival order, per kind. */
@@ -125,6 +132,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		return this.router.rtpCapabilities;
 	}
 
+	/** A producer of the conference (local or relayed) by id. */
+	getProducer(producerId: string): ms.Producer | undefined {
+		return this.#producers.get(producerId);
+	}
+
 	getParticipant(participantId: string): Participant | undefined {
 		return this.#participants.get(participantId);
 	}
@@ -163,9 +175,10 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	}
 
 	/** A media link to another SFT for this conference; closed with the conference. */
-	async createPipeRelay(options: PipeRelayOptions): Promise<PipeRelay> {
+	async createRelay(mode: RelayMode, options: RelayOptions): Promise<MediaRelay> {
 		if (this.#closed) throw new Error('conference is closed');
-		const relay = await PipeRelay.create(this.router, options);
+		const relay: MediaRelay =
+			mode === 'demand' ? await DemandRelay.create(this.router, options) : await PipeRelay.create(this.router, options);
 		this.#relays.add(relay);
 		relay.once('closed', () => {
 			this.#relays.delete(relay);
@@ -206,38 +219,49 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		};
 	}
 
-	/** Something changed what viewers need: senders' hints are recomputed shortly. */
+	/** Something changed what viewers need: senders' hints and links' demand reports follow shortly. */
 	demandChanged(): void {
 		if (this.#demandTimer || this.#closed) return;
 		this.#demandTimer = setTimeout(() => {
 			this.#demandTimer = undefined;
-			if (!this.#closed) this.#hints.update(this.#hintTargets());
+			if (this.#closed) return;
+			const demand = this.demand();
+			this.#hints.update(this.#hintTargets(demand));
+			this.emit('demandUpdated', demand);
 		}, DEMAND_SETTLE_MS);
 		this.#demandTimer.unref();
 	}
 
-	/** The highest spatial layer anyone (local viewers, pipe relays, demand sources) needs of each local video. */
-	neededLayers(): Map<string, number> {
-		const needed = new Map<string, number>();
-		const raise = (producerId: string, layer: number) => needed.set(producerId, Math.max(layer, needed.get(producerId) ?? -1));
-		for (const participant of this.#participants.values()) {
-			for (const [producerId, layer] of participant.videoDemand()) raise(producerId, layer);
-		}
-		// A pipe consumer carries every encoding: what crosses a link in full mode is needed in full.
-		for (const relay of this.#relays) for (const producerId of relay.sentProducerIds) raise(producerId, Number.POSITIVE_INFINITY);
-		for (const source of this.#demandSources) for (const [producerId, layer] of source()) raise(producerId, layer);
-		return needed;
+	/** What everyone (local viewers, relays to other SFTs, demand sources) needs of each video, with ranks. */
+	demand(): Demand {
+		const demand: Demand = new Map();
+		for (const participant of this.#participants.values()) mergeDemand(demand, participant.videoDemand());
+		for (const relay of this.#relays) mergeDemand(demand, relay.sentDemand());
+		for (const source of this.#demandSources) mergeDemand(demand, source());
+		return demand;
 	}
 
-	#hintTargets(): HintTarget[] {
-		const needed = this.neededLayers();
+	/** The highest spatial layer anyone needs of each video (-1: none), for tests and diagnostics. */
+	neededLayers(): Map<string, number> {
+		const out = new Map<string, number>();
+		for (const [producerId, layers] of this.demand()) {
+			const producer = this.#producers.get(producerId);
+			out.set(producerId, highestLayer(layers, producer ? layersOf(producer).spatialLayers : 1));
+		}
+		return out;
+	}
+
+	#hintTargets(demand: Demand): HintTarget[] {
 		const targets: HintTarget[] = [];
 		for (const participant of this.localParticipants) {
 			for (const producer of participant.producers) {
 				if (producer.kind !== 'video') continue;
 				const encodingCount = Math.max(1, producer.rtpParameters.encodings?.length ?? 1);
-				const layer = needed.get(producer.id) ?? -1;
-				targets.push({ producerId: producer.id, encodingCount, needed: Math.min(layer, layersOf(producer).spatialLayers - 1) });
+				targets.push({
+					producerId: producer.id,
+					encodingCount,
+					needed: highestLayer(demand.get(producer.id), layersOf(producer).spatialLayers),
+				});
 			}
 		}
 		return targets;
@@ -270,7 +294,9 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		this.#producers.delete(producer.id);
 		this.#hints.forget(producer.id);
 		removeItem(producer.kind === 'audio' ? this.#audioProducers : this.#videoProducers, producer.id);
+		const ranked = this.#ranking.length;
 		this.#ranking = this.#ranking.filter((id) => id !== producer.id);
+		if (this.#ranking.length !== ranked) this.emit('audioRankingChanged', this.#ranking);
 		this.#reselect();
 		this.emit('producerClosed', participant, producer);
 	}
@@ -285,7 +311,9 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 
 	#onVolumes(volumes: ms.AudioLevelObserverVolume[]): void {
 		const reported = volumes.map((v) => v.producer.id);
+		const previous = this.#ranking;
 		this.#ranking = mergeRanking(this.#ranking, reported, new Set(this.#audioProducers));
+		if (this.#ranking.join() !== previous.join()) this.emit('audioRankingChanged', this.#ranking);
 		this.#reselect();
 		this.#publishSpeakers(
 			volumes.map((v) => ({

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
+import type { Demand } from './demand.ts';
 import { MediaError } from './MediaError.ts';
 import { producerAppData } from './producerMeta.ts';
 import { type ConsumerLayers, type SelectionInput, Subscriptions } from './Subscriptions.ts';
@@ -291,8 +292,8 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 		return this.#subscriptions.isSelected(producerId, kind);
 	}
 
-	/** The highest spatial layer this participant needs of each video it receives. */
-	videoDemand(): Map<string, number> {
+	/** The spatial layer this participant needs of each video it receives, with its tile's rank. */
+	videoDemand(): Demand {
 		return this.#subscriptions.demand();
 	}
 

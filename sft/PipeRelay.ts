@@ -1,43 +1,16 @@
 import type { types as ms } from 'mediasoup';
+import { ALL_LAYERS, type Demand } from './demand.ts';
+import type { MediaRelay, MediaRelayEvents, PipeEndpoint, RelayedProducer, RelayOptions } from './MediaRelay.ts';
 import { KEY_FRAME_REQUEST_DELAY_MS } from './Participant.ts';
+import type { TileRank } from './simulcast.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
-/** Where one side of a relay receives media, and the SRTP key it sends with. */
-export interface PipeEndpoint {
-	ip: string;
-	port: number;
-	srtpParameters: ms.SrtpParameters;
-}
-
-/** A producer described for the far side, so it can re-create it under the same id. */
-export interface RelayedProducer {
-	producerId: string;
-	kind: ms.MediaKind;
-	rtpParameters: ms.RtpParameters;
-	paused: boolean;
-	appData: Record<string, unknown>;
-}
-
-export interface PipeRelayOptions {
-	listenIp: string;
-	announcedAddress?: string | undefined;
-	/** UDP range for federation media; operators open it between SFTs. */
-	portRange: { min: number; max: number };
-}
-
-type PipeRelayEvents = {
-	/** A stream started or stopped crossing towards the far side. */
-	sendingChanged: [];
-	closed: [];
-};
-
 /**
- * One end of a media link between two SFTs for one conference: a mediasoup
- * PipeTransport with SRTP (the key travels only over the authenticated
- * federation channel) and RTX, so losses on the link are repaired.
- * Streams cross it once however many viewers the far side has.
+ * The `full` relay: a mediasoup PipeTransport whose pipe consumers carry
+ * every encoding of every stream across.
  */
-export class PipeRelay extends TypedEmitter<PipeRelayEvents> {
+export class PipeRelay extends TypedEmitter<MediaRelayEvents> implements MediaRelay {
+	readonly mode = 'full';
 	readonly transport: ms.PipeTransport;
 	/** Outgoing: local producer id → pipe consumer. */
 	readonly #sent = new Map<string, ms.Consumer>();
@@ -50,7 +23,7 @@ export class PipeRelay extends TypedEmitter<PipeRelayEvents> {
 		transport.observer.once('close', () => this.emit('closed'));
 	}
 
-	static async create(router: ms.Router, options: PipeRelayOptions): Promise<PipeRelay> {
+	static async create(router: ms.Router, options: RelayOptions): Promise<PipeRelay> {
 		const transport = await router.createPipeTransport({
 			listenInfo: {
 				protocol: 'udp',
@@ -111,6 +84,14 @@ export class PipeRelay extends TypedEmitter<PipeRelayEvents> {
 
 	stopSending(producerId: string): void {
 		this.#sent.get(producerId)?.close();
+	}
+
+	/** A pipe consumer carries every layer; nothing to choose. */
+	async setLayers(_producerId: string, _layers: ReadonlyMap<number, TileRank>): Promise<void> {}
+
+	sentDemand(): Demand {
+		// Every layer of what crosses is needed in full; the far side's ranks are unknown here.
+		return new Map(this.sentProducerIds.map((id) => [id, new Map([[ALL_LAYERS, 'large' as const]])]));
 	}
 
 	/** Re-creates a far-side producer here (same id), so local clients can consume it. */

@@ -1,7 +1,16 @@
 import type { types as ms } from 'mediasoup';
+import { addDemand, type Demand } from './demand.ts';
 import { MediaError } from './MediaError.ts';
 import { layersOf, ownerOf, sourceOf } from './producerMeta.ts';
-import { type MediaSource, type ProducerLayers, rankPriority, spatialLayerFor, tileRank, type ViewTile } from './simulcast.ts';
+import {
+	type MediaSource,
+	type ProducerLayers,
+	rankPriority,
+	spatialLayerFor,
+	type TileRank,
+	tileRank,
+	type ViewTile,
+} from './simulcast.ts';
 import { selectAudible, selectVisible } from './streamSelection.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
@@ -39,6 +48,7 @@ interface Target {
 	paused: boolean;
 	spatialLayer: number;
 	priority: number;
+	rank: TileRank;
 }
 
 type SubscriptionsEvents = {
@@ -97,7 +107,7 @@ export class Subscriptions extends TypedEmitter<SubscriptionsEvents> {
 			ownerId: ownerOf(producer),
 			layers: layered ? layersOf(producer) : undefined,
 			clientPaused: true,
-			target: { paused: true, spatialLayer: consumer.preferredLayers?.spatialLayer ?? -1, priority: 1 },
+			target: { paused: true, spatialLayer: consumer.preferredLayers?.spatialLayer ?? -1, priority: 1, rank: 'large' },
 			applying: Promise.resolve(),
 		};
 		this.#entries.set(consumer.id, entry);
@@ -143,14 +153,14 @@ export class Subscriptions extends TypedEmitter<SubscriptionsEvents> {
 	}
 
 	/**
-	 * The highest spatial layer this viewer needs of each video it receives
-	 * (0 for a single-layer stream). Paused and unselected streams are absent.
+	 * The spatial layer this viewer needs of each video it receives (0 for a
+	 * single-layer stream) and how the tile ranks. Paused and unselected streams are absent.
 	 */
-	demand(): Map<string, number> {
-		const out = new Map<string, number>();
+	demand(): Demand {
+		const out: Demand = new Map();
 		for (const entry of this.#entries.values()) {
 			if (entry.consumer.kind !== 'video' || entry.target.paused) continue;
-			out.set(entry.consumer.producerId, Math.max(0, entry.target.spatialLayer));
+			addDemand(out, entry.consumer.producerId, Math.max(0, entry.target.spatialLayer), entry.target.rank);
 		}
 		return out;
 	}
@@ -175,17 +185,22 @@ export class Subscriptions extends TypedEmitter<SubscriptionsEvents> {
 	#targetOf(entry: Entry): Target {
 		const { consumer } = entry;
 		const paused = entry.clientPaused || !this.#selected[consumer.kind].has(consumer.producerId);
-		if (!entry.layers) return { paused, spatialLayer: 0, priority: 1 };
 		const tile = this.#tiles?.get(consumer.producerId);
 		const rank = tileRank(entry.source, tile, entry.ownerId === this.#selection.speakerId);
-		return { paused, spatialLayer: spatialLayerFor(entry.layers, tile?.size), priority: rankPriority[rank] };
+		if (!entry.layers) return { paused, spatialLayer: 0, priority: 1, rank };
+		return { paused, spatialLayer: spatialLayerFor(entry.layers, tile?.size), priority: rankPriority[rank], rank };
 	}
 
 	/** Brings one consumer to its target; nothing is sent to mediasoup when the target did not change. */
 	#apply(entry: Entry): Promise<void> {
 		const next = this.#targetOf(entry);
 		const previous = entry.target;
-		if (next.paused === previous.paused && next.spatialLayer === previous.spatialLayer && next.priority === previous.priority) {
+		if (
+			next.paused === previous.paused &&
+			next.spatialLayer === previous.spatialLayer &&
+			next.priority === previous.priority &&
+			next.rank === previous.rank
+		) {
 			return entry.applying;
 		}
 		entry.target = next;

@@ -4,14 +4,23 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Sft } from '../sft/Sft.ts';
 import { SftMetrics } from '../sft/SftMetrics.ts';
 import { ClientServer } from './client/ClientServer.ts';
+import type { HttpHandler } from './client/clientHttp.ts';
+import { createClientMetrics } from './client/clientMetrics.ts';
 import { loadClientTls } from './client/clientTls.ts';
 import { FederationLinkWatch } from './client/FederationLinkWatch.ts';
+import { resolveTokenSecret, type TokenSecret } from './client/tokenSecret.ts';
 import { type DevTokenMode, webAppHandler } from './client/webApp.ts';
-import { DEFAULT_TOKEN_SECRET, resolveWorkerCount, type SftConfig } from './config.ts';
+import { resolveWorkerCount, type SftConfig } from './config.ts';
 import { FederationHub } from './federation/relay/FederationHub.ts';
 import { LinkMetrics } from './federation/relay/LinkMetrics.ts';
 import { Federation } from './federation/trust/index.ts';
 import { MetricsServer } from './MetricsServer.ts';
+import { startupStep } from './startupError.ts';
+
+export interface SftServerHooks {
+	/** Serves HTTP paths on the client port besides socket.io (e.g. a web app); others get a 404. */
+	httpHandler?: HttpHandler;
+}
 
 /**
  * One domain's SFT process, assembled: media plane, client signalling,
@@ -28,6 +37,8 @@ export class SftServer {
 	readonly linkMetrics: LinkMetrics | undefined;
 	readonly #linkWatch: FederationLinkWatch | undefined;
 	readonly selfSignedCert: string | undefined;
+	/** HMAC secret of client access tokens (configured, or generated in signalling.tokenSecretFile). */
+	readonly tokenSecret: string;
 	readonly #metrics: SftMetrics;
 	readonly #logger: Logger;
 	#closed = false;
@@ -43,6 +54,7 @@ export class SftServer {
 		linkMetrics: LinkMetrics | undefined;
 		linkWatch: FederationLinkWatch | undefined;
 		selfSignedCert: string | undefined;
+		tokenSecret: string;
 		logger: Logger;
 	}) {
 		this.sft = parts.sft;
@@ -55,27 +67,32 @@ export class SftServer {
 		this.linkMetrics = parts.linkMetrics;
 		this.#linkWatch = parts.linkWatch;
 		this.selfSignedCert = parts.selfSignedCert;
+		this.tokenSecret = parts.tokenSecret;
 		this.#logger = parts.logger;
 	}
 
-	static async start(config: SftConfig, logger: Logger): Promise<SftServer> {
+	static async start(config: SftConfig, logger: Logger, hooks: SftServerHooks = {}): Promise<SftServer> {
 		const { media, signalling } = config;
+		const token = await resolveTokenSecret(signalling);
+		warnAboutTokenSettings(logger, signalling, token);
 		const announcedAddress = media.announcedAddress ?? defaultAnnouncedAddress(media.listenIp);
-		const sft = await Sft.create(
-			{
-				workers: resolveWorkerCount(media.workers),
-				listenIp: media.listenIp,
-				announcedAddress,
-				rtcBasePort: media.rtcBasePort,
-				rtcMinPort: media.rtcMinPort,
-				rtcMaxPort: media.rtcMaxPort,
-				logLevel: media.workerLogLevel,
-				limits: { maxVideos: media.maxVideos, maxAudible: media.maxAudible },
-				initialOutgoingBitrate: media.initialOutgoingBitrate,
-				audioLevelIntervalMs: media.audioLevelIntervalMs,
-				audioLevelThreshold: media.audioLevelThreshold,
-			},
-			logger.child({ component: 'sft' }),
+		const sft = await startupStep(mediaKeyOf, () =>
+			Sft.create(
+				{
+					workers: resolveWorkerCount(media.workers),
+					listenIp: media.listenIp,
+					announcedAddress,
+					rtcBasePort: media.rtcBasePort,
+					rtcMinPort: media.rtcMinPort,
+					rtcMaxPort: media.rtcMaxPort,
+					logLevel: media.workerLogLevel,
+					limits: { maxVideos: media.maxVideos, maxAudible: media.maxAudible },
+					initialOutgoingBitrate: media.initialOutgoingBitrate,
+					audioLevelIntervalMs: media.audioLevelIntervalMs,
+					audioLevelThreshold: media.audioLevelThreshold,
+				},
+				logger.child({ component: 'sft' }),
+			),
 		);
 		const registry = new Registry();
 		collectDefaultMetrics({ register: registry, prefix: 'sft_process_' });
@@ -93,14 +110,24 @@ export class SftServer {
 		try {
 			if (config.federation.enabled) {
 				const fed = config.federation;
-				federation = await Federation.start({ config: fed, logger: logger.child({ component: 'federation' }), registry });
+				federation = await startupStep('federation.listen', () =>
+					Federation.start({ config: fed, logger: logger.child({ component: 'federation' }), registry }),
+				);
 				hub = new FederationHub(
 					sft,
 					federation,
 					{
 						domain: fed.domain,
 						announcedEndpoint: fed.announcedHost ? { host: fed.announcedHost, port: federation.port } : undefined,
-						relay: { listenIp: media.listenIp, announcedAddress, portRange: { min: media.rtcMinPort, max: media.rtcMaxPort } },
+						dialDescriptorEndpoints: fed.dialDescriptorEndpoints,
+						relay: { listenIp: media.listenIp, announcedAddress, portRange: { min: media.pipeMinPort, max: media.pipeMaxPort } },
+						relayModeFor: (domain) => fed.partnerRelay[domain]?.relayMode ?? fed.relayMode,
+						linkMaxBitrateFor: (domain) => fed.partnerRelay[domain]?.linkMaxBitrate ?? fed.linkMaxBitrate,
+						maxAudible: media.maxAudible,
+						limits: {
+							maxParticipantsPerConference: config.limits.maxParticipantsPerConference,
+							maxProducersPerParticipant: config.limits.maxProducersPerClient,
+						},
 					},
 					logger.child({ component: 'federated-conferences' }),
 				);
@@ -108,28 +135,33 @@ export class SftServer {
 				linkWatch = new FederationLinkWatch(hub, linkMetrics);
 			}
 			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
-			const webLogger = logger.child({ component: 'web-app' });
-			const devTokens = devTokenMode(config.signalling);
-			if (devTokens === 'anyone-unsafe') {
-				webLogger.warn(
-					'UNSAFE: signalling.devTokens is anyone-unsafe: every machine that reaches the client listener can get a token for any conference. Development only.',
-				);
-			}
-			clients = await ClientServer.listen(
-				sft,
-				{
-					ip: signalling.listen.ip,
-					port: signalling.listen.port,
-					tls,
-					tokenSecret: signalling.tokenSecret,
-					requireToken: signalling.requireToken,
-					hub,
-					links: linkWatch,
-					httpHandlers: [webAppHandler({ distDir: WEB_APP_DIR, devTokens, tokenSecret: signalling.tokenSecret, logger: webLogger })],
-				},
-				logger.child({ component: 'signalling' }),
+			const webApp = signalling.webApp ? startWebApp(signalling, token, logger.child({ component: 'web-app' })) : undefined;
+			clients = await startupStep('signalling.listen', () =>
+				ClientServer.listen(
+					sft,
+					{
+						ip: signalling.listen.ip,
+						port: signalling.listen.port,
+						tls,
+						http: signalling.http,
+						corsOrigins: signalling.corsOrigins,
+						httpHandler: firstHandler(hooks.httpHandler, webApp),
+						tokenSecret: token.secret,
+						requireToken: signalling.requireToken,
+						maxTokenLifetimeSeconds: signalling.maxTokenLifetimeSeconds,
+						limits: config.limits,
+						plainTransports: signalling.plainTransports,
+						plainDestinations: signalling.plainDestinations,
+						metrics: createClientMetrics(registry),
+						hub,
+						links: linkWatch,
+					},
+					logger.child({ component: 'signalling' }),
+				),
 			);
-			metricsServer = await MetricsServer.listen(registry, config.metrics.listen.ip, config.metrics.listen.port);
+			metricsServer = await startupStep('metrics.listen', () =>
+				MetricsServer.listen(registry, config.metrics.listen.ip, config.metrics.listen.port),
+			);
 			return new SftServer({
 				sft,
 				clients,
@@ -141,6 +173,7 @@ export class SftServer {
 				linkMetrics,
 				linkWatch,
 				selfSignedCert: tls.selfSigned ? tls.cert : undefined,
+				tokenSecret: token.secret,
 				logger,
 			});
 		} catch (error) {
@@ -187,10 +220,59 @@ export class SftServer {
 /** Where `npm run build:web` puts the web app. */
 const WEB_APP_DIR = new URL('../client/web/dist', import.meta.url).pathname;
 
-/** `auto`: this machine may get development tokens while the token secret is the embedded default. */
-function devTokenMode(signalling: SftConfig['signalling']): DevTokenMode {
-	if (signalling.devTokens !== 'auto') return signalling.devTokens;
-	return signalling.tokenSecret === DEFAULT_TOKEN_SECRET ? 'loopback' : 'off';
+/**
+ * The web app at `/`. Development tokens (`auto`) go to this machine only
+ * while the token secret is not the operator's: generated at first start.
+ */
+function startWebApp(signalling: SftConfig['signalling'], token: TokenSecret, logger: Logger): HttpHandler {
+	const devTokens: DevTokenMode = signalling.devTokens === 'auto' ? (token.source === 'config' ? 'off' : 'loopback') : signalling.devTokens;
+	if (devTokens === 'anyone-unsafe') {
+		logger.warn(
+			{ key: 'signalling.devTokens' },
+			'UNSAFE: signalling.devTokens is anyone-unsafe: every machine that reaches the client port can get a token for any conference. Development only.',
+		);
+	}
+	return webAppHandler({
+		distDir: WEB_APP_DIR,
+		devTokens,
+		tokenSecret: token.secret,
+		maxTokenLifetimeSeconds: signalling.maxTokenLifetimeSeconds,
+		logger,
+	});
+}
+
+/** Tries each handler in turn. */
+function firstHandler(...handlers: (HttpHandler | undefined)[]): HttpHandler | undefined {
+	const present = handlers.filter((h): h is HttpHandler => h !== undefined);
+	if (present.length <= 1) return present[0];
+	return async (request, response) => {
+		for (const handle of present) if (await handle(request, response)) return true;
+		return false;
+	};
+}
+
+/** Which media key a worker start-up failure is about: the port when it is taken, else the address. */
+function mediaKeyOf(error: unknown): string {
+	const message = error instanceof Error ? error.message : '';
+	return message.includes('address already in use') ? 'media.rtcBasePort' : 'media.listenIp';
+}
+
+/** Settings that let anyone who reaches the port in: said loudly at every start. */
+function warnAboutTokenSettings(
+	logger: Logger,
+	signalling: SftConfig['signalling'],
+	token: Awaited<ReturnType<typeof resolveTokenSecret>>,
+): void {
+	if (token.weakness) {
+		logger.error(
+			{ key: 'signalling.tokenSecret', weakness: token.weakness },
+			`INSECURE: the token secret is weak (${token.weakness}); anyone who guesses it can mint tokens and start conferences. Set a long random signalling.tokenSecret or remove it to use a generated one.`,
+		);
+	}
+	if (token.source === 'generated')
+		logger.warn({ file: signalling.tokenSecretFile }, 'generated a random token secret; npm run token reads it from this file');
+	if (!signalling.requireToken)
+		logger.warn('INSECURE: signalling.requireToken is false; anyone who reaches the client port can start conferences');
 }
 
 /**

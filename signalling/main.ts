@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { WorkerBinaryMissingError } from '../sft/workerBinary.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { SftServer } from './SftServer.ts';
+import { StartupError } from './startupError.ts';
 
 // Entry point of one domain's SFT: `npm start -- --config sft.yaml`.
 const program = new Command()
@@ -56,13 +57,8 @@ try {
 		}
 	});
 } catch (error) {
-	if (error instanceof ConfigError || error instanceof WorkerBinaryMissingError) {
+	if (error instanceof ConfigError || error instanceof WorkerBinaryMissingError || error instanceof StartupError) {
 		console.error(`sft: ${error.message}`);
-		process.exit(2);
-	}
-	const code = (error as NodeJS.ErrnoException).code;
-	if (code === 'EADDRINUSE' || code === 'EACCES') {
-		console.error(`sft: cannot listen: ${(error as Error).message}`);
 		process.exit(2);
 	}
 	throw error;

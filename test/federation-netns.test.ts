@@ -64,6 +64,9 @@ test.before(async () => {
 					ca: cas.get(domain)!,
 					trustBundlePem,
 					allowList: ALLOW[domain],
+					peers: Object.fromEntries(
+						ALLOW[domain].map((partner) => [partner, { host: hosts!.host(DOMAINS.indexOf(partner as Domain)).address, port: 9443 }]),
+					),
 					tokenSecret: TOKEN_SECRET,
 					dir,
 					logLevel: process.env['SFT_TEST_LOG'] ?? 'info',

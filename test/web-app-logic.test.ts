@@ -7,6 +7,7 @@ import { describedEndReasons, describedErrorCodes, describeEnd, describeError } 
 import { fitGrid } from '../client/web/gridLayout.ts';
 import { encodeDescriptor, inviteLink, parseInvite } from '../client/web/invite.ts';
 import { fragmentWithoutToken, readFragment } from '../client/web/pageUrl.ts';
+import { SIGNALLING_ERROR_CODES } from '../signalling/client/errors.ts';
 
 const descriptor = {
 	conferenceId: 'standup',
@@ -75,12 +76,12 @@ test('the grid shows tiles as large as the space allows', () => {
 	assert.ok(many.tileWidth >= 160, 'too many to fit: the grid scrolls rather than shrinking tiles to nothing');
 });
 
-test('every error code of the protocol (README) and every end reason has its own sentence', () => {
+test("every error code of the protocol (README and the server's list) and every end reason has its own sentence", () => {
 	const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 	const paragraph = /Error codes: ([\s\S]*?)\n\n/.exec(readme)?.[1] ?? '';
 	const codes = [...paragraph.matchAll(/`([a-z_]+)`/g)].map((m) => m[1] as string);
 	assert.ok(codes.length >= 20, `found the README's error codes (${codes.length})`);
-	for (const code of codes) {
+	for (const code of new Set([...codes, ...SIGNALLING_ERROR_CODES])) {
 		assert.ok(describedErrorCodes.includes(code), `a sentence for ${code}`);
 		assert.not.match(describeError(code), new RegExp(code), `${code}: a sentence, not the code`);
 	}

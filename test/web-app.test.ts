@@ -1,15 +1,17 @@
 // The web app's HTTP side on a real SftServer: the page and its assets come
 // from the client listener with a strict CSP and no inline code; development
-// tokens go only to this machine on embedded defaults, to nobody once a token
-// secret is configured, and to everybody only in the loudly logged unsafe mode.
+// tokens go only to this machine on embedded defaults (a generated token
+// secret), to nobody once a token secret is configured, and to everybody only in the loudly logged unsafe mode.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildWebApp } from '../scripts/build-web.ts';
 import { verifyAccessToken } from '../signalling/client/accessToken.ts';
 import { isLoopbackAddress } from '../signalling/client/webApp.ts';
-import { DEFAULT_TOKEN_SECRET } from '../signalling/config.ts';
 import { TestServer, watchdog } from './support/testServer.ts';
 
 watchdog('web-app.test.ts', 60);
@@ -19,17 +21,18 @@ const externalIp = Object.values(networkInterfaces())
 	.flat()
 	.find((i) => i?.family === 'IPv4' && !i.internal)?.address;
 
+/** A logger that keeps its lines (info and up), to check what is logged and what never is. */
+function capture(lines: string[]) {
+	return pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+}
+
+const workDir = mkdtempSync(join(tmpdir(), 'sft-web-app-'));
+/** Embedded defaults: no token secret configured, so one is generated into the secret file. */
 const defaultsLog: string[] = [];
-const onDefaults = {
-	log: defaultsLog,
-	server: new TestServer(DEFAULT_TOKEN_SECRET, { signalling: { listen: { ip: '0.0.0.0', port: 0 } }, log: defaultsLog }),
-};
+const onDefaults = new TestServer('');
 const configured = new TestServer('an-operator-chosen-secret-0123456789');
 const unsafeLog: string[] = [];
-const unsafe = new TestServer('unsafe-mode-secret-0123456789', {
-	signalling: { listen: { ip: '0.0.0.0', port: 0 }, devTokens: 'anyone-unsafe' },
-	log: unsafeLog,
-});
+const unsafe = new TestServer('unsafe-mode-secret-0123456789');
 
 interface Reply {
 	status: number;
@@ -63,11 +66,20 @@ const loopbackUrl = (server: TestServer) => `https://127.0.0.1:${server.ready().
 
 test.before(async () => {
 	await buildWebApp();
-	await Promise.all([onDefaults.server.start(), configured.start(), unsafe.start()]);
+	const everywhere = { ip: '0.0.0.0', port: 0 };
+	await Promise.all([
+		onDefaults.start({
+			signalling: { listen: everywhere, webApp: true, tokenSecret: undefined, tokenSecretFile: join(workDir, 'token-secret') },
+			logger: capture(defaultsLog),
+		}),
+		configured.start({ signalling: { webApp: true } }),
+		unsafe.start({ signalling: { listen: everywhere, webApp: true, devTokens: 'anyone-unsafe' }, logger: capture(unsafeLog) }),
+	]);
 });
 
 test.after(async () => {
-	await Promise.all([onDefaults.server.close(), configured.close(), unsafe.close()]);
+	await Promise.all([onDefaults.close(), configured.close(), unsafe.close()]);
+	rmSync(workDir, { recursive: true, force: true });
 	setTimeout(() => process.exit(), 1000).unref();
 });
 
@@ -103,27 +115,27 @@ test('the page, its script and its style come from the client listener with a st
 });
 
 test('on embedded defaults this machine gets a start token for the conference it names', async () => {
-	const base = loopbackUrl(onDefaults.server);
+	const base = loopbackUrl(onDefaults);
 	assert.equal(JSON.parse((await request(`${base}/api/dev-token`)).body), { available: true });
 	const reply = await postToken(base, 'standup', { origin: base });
 	assert.is(reply.status, 200, reply.body);
 	const { token } = JSON.parse(reply.body) as { token: string };
-	const claims = verifyAccessToken(token, 'standup', DEFAULT_TOKEN_SECRET);
+	const claims = verifyAccessToken(token, 'standup', onDefaults.ready().tokenSecret, { maxLifetimeSeconds: 86_400, maxUserIdLength: 128 });
 	assert.is(claims.right, 'start');
 	assert.ok(claims.exp - Date.now() / 1000 <= 2 * 3600 + 5, 'short-lived');
 	assert.ok(
-		onDefaults.log.some((line) => line.includes('development token issued')),
+		defaultsLog.some((line) => line.includes('development token issued')),
 		'issuing is logged',
 	);
 	assert.not.ok(
-		onDefaults.log.some((line) => line.includes(token)),
+		defaultsLog.some((line) => line.includes(token)),
 		'the token itself is never logged',
 	);
 });
 
 test('another machine gets no token on embedded defaults (judged by the connection address, not headers)', async () => {
 	if (!externalIp) return console.log('# no external IPv4 address here: remote-client case not run');
-	const base = `https://${externalIp}:${onDefaults.server.ready().clients.port}`;
+	const base = `https://${externalIp}:${onDefaults.ready().clients.port}`;
 	assert.equal(JSON.parse((await request(`${base}/api/dev-token`)).body), { available: false });
 	const spoofed = await postToken(base, 'standup', { 'x-forwarded-for': '127.0.0.1', forwarded: 'for=127.0.0.1', host: '127.0.0.1' });
 	assert.is(spoofed.status, 403, 'headers claiming loopback do not help');
@@ -131,7 +143,7 @@ test('another machine gets no token on embedded defaults (judged by the connecti
 });
 
 test('cross-origin and non-JSON requests get no token, even from this machine', async () => {
-	const base = loopbackUrl(onDefaults.server);
+	const base = loopbackUrl(onDefaults);
 	assert.is((await postToken(base, 'standup', { origin: 'https://evil.example' })).status, 403);
 	const form = await request(`${base}/api/dev-token`, {
 		method: 'POST',

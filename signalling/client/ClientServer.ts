@@ -1,39 +1,54 @@
-import { createServer, type Server as HttpsServer } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Server as SocketIoServer } from 'socket.io';
 import type { Sft } from '../../sft/Sft.ts';
 import { ClientSession, type ClientSessionOptions } from './ClientSession.ts';
+import { createClientHttpsServer, type HttpHandler, type HttpSettings, originAllowed } from './clientHttp.ts';
 import type { TlsPair } from './clientTls.ts';
-import { MAX_PAYLOAD_BYTES } from './protocol.ts';
-import type { HttpHandler } from './webApp.ts';
 
 export interface ClientServerOptions extends ClientSessionOptions {
 	ip: string;
 	port: number;
 	tls: TlsPair;
-	/** Plain HTTP requests (socket.io takes its own path first); unhandled ones get 404. */
-	httpHandlers?: HttpHandler[];
+	http: HttpSettings;
+	/** Browser origins allowed besides the SFT's own. */
+	corsOrigins: readonly string[];
+	/** Serves HTTP paths other than socket.io's (404 when absent or when it declines). */
+	httpHandler?: HttpHandler | undefined;
 }
 
 /** The HTTPS + socket.io listener calling clients connect to. */
 export class ClientServer {
 	readonly #https: HttpsServer;
 	readonly #io: SocketIoServer;
+	readonly #destroyAllSockets: () => void;
 
-	private constructor(https: HttpsServer, io: SocketIoServer) {
+	private constructor(https: HttpsServer, io: SocketIoServer, destroyAllSockets: () => void) {
 		this.#https = https;
 		this.#io = io;
+		this.#destroyAllSockets = destroyAllSockets;
 	}
 
 	static async listen(sft: Sft, options: ClientServerOptions, logger: Logger): Promise<ClientServer> {
-		const handlers = options.httpHandlers ?? [];
-		const https = createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
-			if (!handlers.some((handle) => handle(req, res))) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+		const { metrics } = options;
+		const { server: https, destroyAllSockets } = createClientHttpsServer(options.tls, options.http, metrics, options.httpHandler);
+		// Messages between the request limit and this get an error reply; larger ones close the connection.
+		const io = new SocketIoServer(https, {
+			maxHttpBufferSize: options.http.maxMessageBytes,
+			...(options.corsOrigins.length > 0 ? { cors: { origin: [...options.corsOrigins] } } : {}),
+			allowRequest: (request, callback) => {
+				const allowed = originAllowed(request, options.corsOrigins);
+				if (!allowed) metrics.connectionRefused('origin_not_allowed');
+				callback(allowed ? null : 'origin not allowed', allowed);
+			},
 		});
-		// Transport limit above the per-request limit, so an oversized request
-		// gets a clear error ack instead of a dropped connection.
-		const io = new SocketIoServer(https, { maxHttpBufferSize: 4 * MAX_PAYLOAD_BYTES, cors: { origin: true } });
+		io.engine.on('connection', (connection: { once(event: 'close', listener: (reason: string, error?: unknown) => void): void }) => {
+			connection.once('close', (_reason, error) => {
+				if ((error as { code?: string } | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+					metrics.connectionRefused('message_too_large');
+			});
+		});
 		io.on('connection', (socket) => new ClientSession(socket, sft, options, logger));
 		await new Promise<void>((resolve, reject) => {
 			https.once('error', reject);
@@ -42,7 +57,7 @@ export class ClientServer {
 				resolve();
 			});
 		});
-		return new ClientServer(https, io);
+		return new ClientServer(https, io, destroyAllSockets);
 	}
 
 	get port(): number {
@@ -51,7 +66,8 @@ export class ClientServer {
 
 	/** Disconnects every client and stops listening. */
 	async close(): Promise<void> {
-		await new Promise<void>((resolve) => void this.#io.close(() => resolve()));
-		this.#https.closeAllConnections();
+		const closed = new Promise<void>((resolve) => void this.#io.close(() => resolve()));
+		this.#destroyAllSockets();
+		await closed;
 	}
 }

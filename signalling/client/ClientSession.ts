@@ -2,12 +2,15 @@ import type { types as ms } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
 import type { Conference } from '../../sft/Conference.ts';
-import type { Participant } from '../../sft/Participant.ts';
+import type { Participant, PlainTransportParams, WebRtcTransportParams } from '../../sft/Participant.ts';
 import { layersOf, sourceOf } from '../../sft/producerMeta.ts';
 import type { Sft } from '../../sft/Sft.ts';
 import { recommendedProfiles } from '../../sft/simulcast.ts';
 import type { FederationHub } from '../federation/relay/FederationHub.ts';
-import { verifyAccessToken } from './accessToken.ts';
+import { payloadProblem } from '../payloadShape.ts';
+import { type AccessClaims, verifyAccessToken } from './accessToken.ts';
+import { type ClientLimits, ClientQuota } from './clientLimits.ts';
+import type { ClientMetrics } from './clientMetrics.ts';
 import { SignallingError, toErrorBody } from './errors.ts';
 import type { FederationLinkWatch } from './FederationLinkWatch.ts';
 import {
@@ -32,7 +35,17 @@ export interface ClientSessionOptions {
 	links?: FederationLinkWatch | undefined;
 	/** Lets tests and operators run without tokens on a private machine. */
 	requireToken: boolean;
+	maxTokenLifetimeSeconds: number;
+	limits: ClientLimits;
+	/** `token`: a token must grant `plain`; `any`: every joined client; `off`. */
+	plainTransports: 'token' | 'any' | 'off';
+	/** `source`: plain transports send only to the client's signalling address. */
+	plainDestinations: 'source' | 'any';
+	metrics: ClientMetrics;
 }
+
+/** Nesting deeper than any request of the protocol needs (rtpParameters are about 5 levels). */
+const MAX_PAYLOAD_DEPTH = 32;
 
 /**
  * One client's signalling connection: validates each request, drives the
@@ -45,27 +58,38 @@ export class ClientSession {
 	readonly #options: ClientSessionOptions;
 	readonly #logger: Logger;
 	#participant: Participant | undefined;
+	#claims: AccessClaims | undefined;
 	/** A join is in flight (it may await conference creation). */
 	#joining = false;
+	readonly #quota: ClientQuota;
 	readonly #unsubscribe: (() => void)[] = [];
 	readonly #handlers: Handlers = {
 		getCapabilities: async () => this.#getCapabilities(),
 		join: async (p) => this.#join(p),
 		createTransport: async (p) => {
 			const participant = this.#joined();
-			return p.type === 'plain' ? participant.createPlainTransport(p.direction) : participant.createWebRtcTransport(p.direction);
+			if (p.type === 'plain') this.#assertPlainAllowed();
+			return this.#quota.reserve<WebRtcTransportParams | PlainTransportParams>('transports', participant, () =>
+				p.type === 'plain' ? participant.createPlainTransport(p.direction) : participant.createWebRtcTransport(p.direction),
+			);
 		},
 		connectTransport: async (p) => {
 			const { transportId, ...params } = p;
-			await this.#joined().connectTransport(transportId, params as Parameters<Participant['connectTransport']>[1]);
+			const participant = this.#joined();
+			if ('ip' in params) this.#assertPlainDestination(params.ip);
+			await participant.connectTransport(transportId, params as Parameters<Participant['connectTransport']>[1]);
 			return {};
 		},
 		produce: async (p) => {
-			const producer = await this.#joined().produce(p.transportId, p.kind, p.rtpParameters as unknown as ms.RtpParameters, {
-				source: p.source,
-				size: p.size,
-				appData: p.appData,
-			});
+			const participant = this.#joined();
+			this.#quota.checkAppData(p.appData);
+			const producer = await this.#quota.reserve('producers', participant, () =>
+				participant.produce(p.transportId, p.kind, p.rtpParameters as unknown as ms.RtpParameters, {
+					source: p.source,
+					size: p.size,
+					appData: p.appData,
+				}),
+			);
 			return { producerId: producer.id };
 		},
 		closeProducer: async (p) => {
@@ -73,7 +97,8 @@ export class ClientSession {
 			return {};
 		},
 		consume: async (p) => {
-			const consumer = await this.#joined().consume(p.transportId, p.producerId);
+			const participant = this.#joined();
+			const consumer = await this.#quota.reserve('consumers', participant, () => participant.consume(p.transportId, p.producerId));
 			return {
 				consumerId: consumer.id,
 				producerId: consumer.producerId,
@@ -106,6 +131,7 @@ export class ClientSession {
 		this.#socket = socket;
 		this.#sft = sft;
 		this.#options = options;
+		this.#quota = new ClientQuota(options.limits);
 		this.#logger = logger.child({ socket: socket.id });
 		socket.onAny((event: string, ...args: unknown[]) => void this.#onRequest(event, args));
 		socket.on('disconnect', () => this.#leave());
@@ -118,9 +144,10 @@ export class ClientSession {
 		try {
 			if (!isRequestMethod(method)) throw new SignallingError('unknown_method', `unknown request "${method}"`);
 			const raw = ack ? args.slice(0, -1)[0] : args[0];
-			if (JSON.stringify(raw ?? {}).length > MAX_PAYLOAD_BYTES) {
-				throw new SignallingError('payload_too_large', `request payload exceeds ${MAX_PAYLOAD_BYTES} bytes`);
-			}
+			const problem = payloadProblem(raw ?? {}, { maxDepth: MAX_PAYLOAD_DEPTH, maxBytes: MAX_PAYLOAD_BYTES });
+			if (problem === 'too_deep')
+				throw new SignallingError('payload_too_deep', `request payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+			if (problem === 'too_large') throw new SignallingError('payload_too_large', `request payload exceeds ${MAX_PAYLOAD_BYTES} bytes`);
 			const parsed = requestSchemas[method].safeParse(raw ?? {});
 			if (!parsed.success) {
 				const issue = parsed.error.issues[0];
@@ -132,6 +159,7 @@ export class ClientSession {
 			if (ack) ack({ ok: true, data });
 		} catch (error) {
 			const body = toErrorBody(error);
+			this.#options.metrics.requestRefused(body.code);
 			if (body.code === 'internal_error') this.#logger.error({ err: error, method }, 'request failed');
 			else this.#logger.debug({ code: body.code, method }, 'request refused');
 			reply({ ok: false, error: body });
@@ -145,7 +173,8 @@ export class ClientSession {
 
 	async #join(p: RequestPayload<'join'>) {
 		// Checked and set before any await: two joins sent back to back must not both pass.
-		if (this.#participant || this.#joining) throw new SignallingError('already_joined', 'this connection has already joined a conference');
+		if (this.#participant) throw new SignallingError('already_joined', 'this connection has already joined a conference');
+		if (this.#joining) throw new SignallingError('join_in_progress', 'this connection is already joining a conference');
 		this.#joining = true;
 		try {
 			return await this.#joinNow(p);
@@ -155,9 +184,13 @@ export class ClientSession {
 	}
 
 	async #joinNow(p: RequestPayload<'join'>) {
-		const claims = this.#options.requireToken
-			? verifyAccessToken(p.token, p.conferenceId, this.#options.tokenSecret)
-			: { user: `anonymous-${this.#socket.id}`, right: 'start' as const };
+		const options = this.#options;
+		const claims: AccessClaims = options.requireToken
+			? verifyAccessToken(p.token, p.conferenceId, options.tokenSecret, {
+					maxLifetimeSeconds: options.maxTokenLifetimeSeconds,
+					maxUserIdLength: options.limits.maxUserIdLength,
+				})
+			: { user: `anonymous-${this.#socket.id}`, conference: p.conferenceId, right: 'start', exp: Number.POSITIVE_INFINITY };
 		const { hub } = this.#options;
 		const descriptor = p.descriptor;
 		if (descriptor && descriptor.conferenceId !== p.conferenceId)
@@ -173,8 +206,10 @@ export class ClientSession {
 			if (claims.right !== 'start') throw new SignallingError('conference_not_found', 'no such conference; a join token cannot start one');
 			conference = await this.#sft.getOrCreateConference(p.conferenceId);
 		}
+		this.#quota.checkRoom(conference);
 		const participant = conference.addParticipant(claims.user, p.displayName ?? claims.user, p.rtpCapabilities as ms.RtpCapabilities);
 		this.#participant = participant;
+		this.#claims = claims;
 		this.#subscribe(conference, participant);
 		if (this.#socket.disconnected) {
 			// The client went away while the conference was being created; its
@@ -252,6 +287,22 @@ export class ClientSession {
 		);
 	}
 
+	#assertPlainAllowed(): void {
+		const policy = this.#options.plainTransports;
+		if (policy === 'any') return;
+		if (policy === 'off') throw new SignallingError('plain_not_allowed', 'plain transports are disabled on this SFT');
+		if (!this.#claims?.plain) throw new SignallingError('plain_not_allowed', 'plain transports need a token that grants them');
+	}
+
+	/** A plain transport must not become a way to send media at third parties. */
+	#assertPlainDestination(ip: string): void {
+		if (this.#options.plainDestinations === 'any') return;
+		const source = unmapped(this.#socket.handshake.address);
+		if (unmapped(ip) !== source) {
+			throw new SignallingError('plain_destination_not_allowed', `plain transports may only send to this connection's address ${source}`);
+		}
+	}
+
 	#joined(): Participant {
 		if (!this.#participant || this.#participant.closed) throw new SignallingError('not_joined', 'join a conference first');
 		return this.#participant;
@@ -267,6 +318,11 @@ export class ClientSession {
 		for (const off of this.#unsubscribe.splice(0)) off();
 		this.#participant = undefined;
 	}
+}
+
+/** `::ffff:127.0.0.1` and `127.0.0.1` are one address. */
+function unmapped(address: string): string {
+	return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 }
 
 /** `ownDomain`: this SFT's federation domain, the home of its local participants. */

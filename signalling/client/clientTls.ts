@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { createCertificateAuthority, issueSftCertificate } from '../../certs/index.ts';
+import { createSecureContext } from 'node:tls';
+import { createCertificateAuthority, issueSftCertificate, parseCertificatesPem, readTextFile } from '../../certs/index.ts';
+import { StartupError, startupStep } from '../startupError.ts';
 
 export interface TlsPair {
 	cert: string;
@@ -15,9 +16,18 @@ export interface TlsPair {
  */
 export async function loadClientTls(certFile: string | undefined, keyFile: string | undefined): Promise<TlsPair> {
 	if (certFile && keyFile) {
-		return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8'), selfSigned: false };
+		const cert = await startupStep('signalling.certFile', () => readTextFile(certFile, 'signalling.certFile'));
+		const key = await startupStep('signalling.keyFile', () => readTextFile(keyFile, 'signalling.keyFile'));
+		await startupStep('signalling.certFile', async () => parseCertificatesPem(cert, `signalling.certFile ${certFile}`));
+		try {
+			createSecureContext({ cert, key });
+		} catch (error) {
+			throw new StartupError('signalling.keyFile', `${keyFile} is not the private key of ${certFile} (${(error as Error).message})`);
+		}
+		return { cert, key, selfSigned: false };
 	}
-	if (certFile || keyFile) throw new Error('signalling.certFile and signalling.keyFile must be given together');
+	if (certFile || keyFile)
+		throw new StartupError('signalling.keyFile', 'signalling.certFile and signalling.keyFile must be given together');
 	const ca = await createCertificateAuthority({ commonName: 'SFT development CA', days: 30 });
 	const issued = await issueSftCertificate({
 		caCertificatePem: ca.certificatePem,

@@ -1,23 +1,37 @@
-import { MediaError } from '../../sft/MediaError.ts';
-import { RelayError } from '../federation/relay/RelayError.ts';
+import { MEDIA_ERROR_CODES, MediaError } from '../../sft/MediaError.ts';
+import { RELAY_ERROR_CODES, RelayError } from '../federation/relay/RelayError.ts';
 
 /** Stable error codes sent in error acknowledgements; clients switch on these. */
-export type SignallingErrorCode =
-	| 'bad_request'
-	| 'payload_too_large'
-	| 'unknown_method'
-	| 'not_joined'
-	| 'already_joined'
-	| 'token_missing'
-	| 'token_invalid'
-	| 'token_expired'
-	| 'token_wrong_conference'
-	| 'conference_not_found'
-	| 'federation_unavailable'
-	| 'federation_disabled'
-	| 'internal_error'
-	| MediaError['code']
-	| RelayError['code'];
+export const SIGNALLING_ERROR_CODES = [
+	'bad_request',
+	'payload_too_large',
+	'payload_too_deep',
+	'unknown_method',
+	'not_joined',
+	'already_joined',
+	'join_in_progress',
+	'token_missing',
+	'token_invalid',
+	'token_expired',
+	'token_lifetime_too_long',
+	'token_wrong_conference',
+	'user_id_too_long',
+	'conference_not_found',
+	'conference_full',
+	'too_many_transports',
+	'too_many_producers',
+	'too_many_consumers',
+	'app_data_too_large',
+	'plain_not_allowed',
+	'plain_destination_not_allowed',
+	'federation_unavailable',
+	'federation_disabled',
+	'internal_error',
+	...MEDIA_ERROR_CODES,
+	...RELAY_ERROR_CODES,
+] as const;
+
+export type SignallingErrorCode = (typeof SIGNALLING_ERROR_CODES)[number];
 
 export class SignallingError extends Error {
 	readonly code: SignallingErrorCode;

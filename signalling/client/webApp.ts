@@ -5,9 +5,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { mintAccessToken } from './accessToken.ts';
-
-/** Handles one HTTP request of the client listener; returns false when the path is not its own. */
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+import type { HttpHandler } from './clientHttp.ts';
 
 /** Who may get a development token: nobody, this machine only, or (unsafe) everybody who reaches the listener. */
 export type DevTokenMode = 'off' | 'loopback' | 'anyone-unsafe';
@@ -17,6 +15,8 @@ export interface WebAppOptions {
 	distDir: string;
 	devTokens: DevTokenMode;
 	tokenSecret: string;
+	/** signalling.maxTokenLifetimeSeconds: development tokens never live longer. */
+	maxTokenLifetimeSeconds: number;
 	logger: Logger;
 }
 
@@ -148,7 +148,7 @@ async function devToken(req: IncomingMessage, res: ServerResponse, options: WebA
 		return send(res, 400, { error: 'bad_request' });
 	}
 	const user = `dev-${randomBytes(4).toString('hex')}`;
-	const exp = Math.floor(Date.now() / 1000) + DEV_TOKEN_TTL_SECONDS;
+	const exp = Math.floor(Date.now() / 1000) + Math.min(DEV_TOKEN_TTL_SECONDS, options.maxTokenLifetimeSeconds);
 	const token = mintAccessToken({ user, conference: conferenceId, right: 'start', exp }, options.tokenSecret);
 	// Never the token itself.
 	const fields = { user, conference: conferenceId, from: req.socket.remoteAddress };

@@ -68,9 +68,12 @@ export class BrowserTestBed {
 			const serverLog: string[] = [];
 			const logger = pino({ level: 'warn' }, { write: (line: string) => void serverLog.push(line.trim()) });
 			const secret = `browser-${randomUUID()}`;
+			// The page comes from its own server: the SFT must allow that origin.
+			const pageServer = await startPageServer(network.hostIp, await bundleClient(work.dir));
+			cleanup.push(() => pageServer.close());
 			const server = await SftServer.start(
 				parseConfig({
-					signalling: { listen: { ip: network.hostIp, port: 0 }, tokenSecret: secret },
+					signalling: { listen: { ip: network.hostIp, port: 0 }, tokenSecret: secret, corsOrigins: [new URL(pageServer.url).origin] },
 					media: {
 						workers: 1,
 						listenIp: network.hostIp,
@@ -87,8 +90,6 @@ export class BrowserTestBed {
 				logger,
 			);
 			cleanup.push(() => server.close());
-			const pageServer = await startPageServer(network.hostIp, await bundleClient(work.dir));
-			cleanup.push(() => pageServer.close());
 			const chromium = await launchChromiumIn(network, work.dir);
 			return new BrowserTestBed({ secret, network, server, serverLog, pageServer, chromium, work });
 		} catch (error) {

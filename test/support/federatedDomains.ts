@@ -13,6 +13,8 @@ export interface DomainSpec {
 	domain: string;
 	/** Domains this SFT federates with. */
 	allow: string[];
+	/** Extra `federation` settings (e.g. relayMode, linkMaxBitrate). */
+	federation?: Record<string, unknown>;
 }
 
 /**
@@ -31,8 +33,12 @@ export class FederatedDomains {
 			for (const { domain } of specs) cas.set(domain, await createCertificateAuthority({ commonName: `${domain} CA`, days: 2 }));
 			const bundle = join(domains.#dir, 'bundle.pem');
 			writeFileSync(bundle, [...cas.values()].map((ca) => ca.certificatePem).join('\n'));
-			let basePort = 42000 + Math.floor(Math.random() * 300) * 10;
-			for (const { domain, allow } of specs) {
+			// Per domain a block of ports: WebRTC, plain range, pipe range, federation listener.
+			const block = 20;
+			const firstPort = 42000 + Math.floor(Math.random() * 250) * block * specs.length;
+			const federationPorts = new Map(specs.map(({ domain }, i) => [domain, firstPort + i * block + block - 1]));
+			let basePort = firstPort;
+			for (const { domain, allow, federation } of specs) {
 				const ca = cas.get(domain)!;
 				const issued = await issueSftCertificate({
 					caCertificatePem: ca.certificatePem,
@@ -46,21 +52,32 @@ export class FederatedDomains {
 				writeFileSync(keyFile, issued.privateKeyPem, { mode: 0o600 });
 				const config = parseConfig({
 					signalling: { listen: { ip: '127.0.0.1', port: 0 }, tokenSecret: TOKEN_SECRET },
-					media: { workers: 1, listenIp: '127.0.0.1', rtcBasePort: basePort, rtcMinPort: basePort + 1, rtcMaxPort: basePort + 8 },
+					media: {
+						workers: 1,
+						listenIp: '127.0.0.1',
+						rtcBasePort: basePort,
+						rtcMinPort: basePort + 1,
+						rtcMaxPort: basePort + 8,
+						pipeMinPort: basePort + 9,
+						pipeMaxPort: basePort + 17,
+					},
 					metrics: { listen: { ip: '127.0.0.1', port: 0 }, statsIntervalMs: 500 },
 					log: { level: process.env['SFT_TEST_LOG'] ?? 'silent' },
 					federation: {
 						enabled: true,
 						domain,
-						listen: { ip: '127.0.0.1', port: 0 },
+						listen: { ip: '127.0.0.1', port: federationPorts.get(domain) },
 						announcedHost: '127.0.0.1',
 						certFile,
 						keyFile,
 						trustBundleFile: bundle,
 						allowList: allow,
+						// Static partner entries, as without DNS; descriptor endpoints are not dialled.
+						peers: Object.fromEntries(allow.map((partner) => [partner, { host: '127.0.0.1', port: federationPorts.get(partner) }])),
+						...federation,
 					},
 				});
-				basePort += 10;
+				basePort += block;
 				domains.configs.set(domain, config);
 				domains.servers.set(domain, await SftServer.start(config, pino({ level: config.log.level })));
 			}
@@ -81,8 +98,9 @@ export class FederatedDomains {
 		return `https://127.0.0.1:${this.server(domain).clients.port}`;
 	}
 
+	/** Grants plain transports: the test clients send and receive raw RTP. */
 	token(user: string, conference: string, right: AccessRight): string {
-		return mintAccessToken({ user, conference, right, exp: Math.floor(Date.now() / 1000) + 600 }, TOKEN_SECRET);
+		return mintAccessToken({ user, conference, right, exp: Math.floor(Date.now() / 1000) + 600, plain: true }, TOKEN_SECRET);
 	}
 
 	async close(): Promise<void> {

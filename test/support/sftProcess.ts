@@ -2,13 +2,14 @@
 // host's network namespace: every listener (signalling, metrics, federation,
 // media) on the host's address, a generated config file, certificates from
 // the domain's own CA, and the "SFT ready" log line awaited.
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type IssuedCredentials, issueSftCertificate } from '../../certs/index.ts';
 import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { killGroup, type NetnsHost, type NetnsHosts } from './netnsHosts.ts';
+import { runToEnd } from './trust-harness.ts';
 
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -22,6 +23,8 @@ export interface SftProcessOptions {
 	/** PEM of every CA the SFT trusts for federation (the allow list decides who is admitted). */
 	trustBundlePem: string;
 	allowList: string[];
+	/** Static partner endpoints (`federation.peers`): partners are dialled only through these (or DNS SRV). */
+	peers?: Record<string, { host: string; port: number }>;
 	tokenSecret: string;
 	/** Directory for the config file, certificates and the log. */
 	dir: string;
@@ -119,6 +122,7 @@ export class SftProcess {
 				keyFile: file('federation.key'),
 				trustBundleFile: file('trust.pem'),
 				allowList: options.allowList,
+				peers: options.peers ?? {},
 			},
 		};
 		const configFile = file('config.json');
@@ -269,6 +273,23 @@ export class SftProcess {
 			};
 		});
 	}
+}
+
+/**
+ * Runs `npm start`'s entry point (signalling/main.ts) outside any namespace
+ * with only `env` as SFT_* configuration, to the end: for start-up failures.
+ */
+export function runSftMainToExit(
+	env: Record<string, string>,
+	timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+	const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SFT_') || key === 'SFT_CACHE_DIR'));
+	const child = spawn(process.execPath, ['--import', 'tsx', 'signalling/main.ts'], {
+		cwd: REPO_ROOT,
+		env: { ...base, ...env },
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	return runToEnd(child, undefined, timeoutMs);
 }
 
 function describeExit(status: { code: number | null; signal: NodeJS.Signals | null } | undefined): string {

@@ -23,6 +23,8 @@ export interface SignallingClientOptions {
 	/** Ack timeout for each request. */
 	requestTimeoutMs?: number;
 	connectTimeoutMs?: number;
+	/** Sent with the WebSocket upgrade, e.g. a browser's `origin`. */
+	extraHeaders?: Record<string, string>;
 }
 
 export class SignallingClient {
@@ -49,6 +51,7 @@ export class SignallingClient {
 			requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
 			connectTimeoutMs: options.connectTimeoutMs ?? 5000,
 			tls: options.ca ? { ca: options.ca } : { rejectUnauthorized: false },
+			...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
 		});
 		return new SignallingClient(connection);
 	}

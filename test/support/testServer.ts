@@ -1,31 +1,31 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { parseConfig } from '../../signalling/config.ts';
-import { SftServer } from '../../signalling/SftServer.ts';
+import { SftServer, type SftServerHooks } from '../../signalling/SftServer.ts';
 
-export interface TestServerOptions {
-	/** More client-listener settings (listen address, devTokens…). */
+/** Config sections a test may set on top of the loopback defaults (e.g. `limits`, `signalling.http`). */
+export interface TestServerOverrides {
 	signalling?: Record<string, unknown>;
-	/** Collects the server's log lines (info and up) here. */
-	log?: string[];
+	limits?: Record<string, unknown>;
+	statsIntervalMs?: number;
+	hooks?: SftServerHooks;
+	logger?: Logger;
 }
 
 /** An in-process single-domain SFT on loopback with random ports, for one test file. */
 export class TestServer {
 	readonly secret: string;
-	readonly #options: TestServerOptions;
 	#server: SftServer | undefined;
 	#setupError: unknown;
 
-	constructor(secret: string, options: TestServerOptions = {}) {
+	constructor(secret: string) {
 		this.secret = secret;
-		this.#options = options;
 	}
 
 	/** Starts the server; a failure is kept and rethrown by `ready()` (uvu swallows errors thrown in hooks). */
-	async start(metrics: { statsIntervalMs?: number } = {}): Promise<void> {
+	async start(overrides: TestServerOverrides = {}): Promise<void> {
 		try {
-			this.#server = await startWithFreePorts(this.secret, metrics.statsIntervalMs, this.#options);
+			this.#server = await startWithFreePorts({ tokenSecret: this.secret, ...overrides.signalling }, overrides);
 		} catch (error) {
 			this.#setupError = error;
 		}
@@ -40,9 +40,14 @@ export class TestServer {
 		return `https://127.0.0.1:${this.ready().clients.port}`;
 	}
 
-	token(user: string, conference: string, right: AccessRight = 'start', options: { secret?: string; expiresIn?: number } = {}): string {
+	token(
+		user: string,
+		conference: string,
+		right: AccessRight = 'start',
+		options: { secret?: string; expiresIn?: number; plain?: boolean } = {},
+	): string {
 		return mintAccessToken(
-			{ user, conference, right, exp: Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600) },
+			{ user, conference, right, exp: Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600), plain: options.plain ?? false },
 			options.secret ?? this.secret,
 		);
 	}
@@ -52,21 +57,33 @@ export class TestServer {
 	}
 }
 
-async function startWithFreePorts(secret: string, statsIntervalMs: number | undefined, options: TestServerOptions): Promise<SftServer> {
-	const { log } = options;
-	const logger = log ? pino({ level: 'info' }, { write: (line: string) => void log.push(line) }) : pino({ level: 'silent' });
+/** A single-domain SftServer on loopback; `signalling` is merged over the loopback listener. */
+export async function startWithFreePorts(signalling: Record<string, unknown>, overrides: TestServerOverrides = {}): Promise<SftServer> {
 	let lastError: unknown;
 	for (let attempt = 0; attempt < 3; attempt++) {
 		const rtcBasePort = 41_000 + Math.floor(Math.random() * 4000);
 		const rtcMinPort = 45_100 + Math.floor(Math.random() * 40) * 100;
 		const config = parseConfig({
-			signalling: { listen: { ip: '127.0.0.1', port: 0 }, tokenSecret: secret, ...options.signalling },
-			metrics: { listen: { ip: '127.0.0.1', port: 0 }, ...(statsIntervalMs ? { statsIntervalMs } : {}) },
-			media: { workers: 1, listenIp: '127.0.0.1', rtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 99 },
+			// No web app unless a test asks for it (signalling.webApp): the port answers only what the test plugs in.
+			signalling: { listen: { ip: '127.0.0.1', port: 0 }, webApp: false, ...signalling },
+			limits: overrides.limits ?? {},
+			metrics: {
+				listen: { ip: '127.0.0.1', port: 0 },
+				...(overrides.statsIntervalMs ? { statsIntervalMs: overrides.statsIntervalMs } : {}),
+			},
+			media: {
+				workers: 1,
+				listenIp: '127.0.0.1',
+				rtcBasePort,
+				rtcMinPort,
+				rtcMaxPort: rtcMinPort + 49,
+				pipeMinPort: rtcMinPort + 50,
+				pipeMaxPort: rtcMinPort + 99,
+			},
 			log: { level: 'silent' },
 		});
 		try {
-			return await SftServer.start(config, logger);
+			return await SftServer.start(config, overrides.logger ?? pino({ level: 'silent' }), overrides.hooks);
 		} catch (error) {
 			lastError = error; // most likely the random WebRTC port is taken: try another
 		}

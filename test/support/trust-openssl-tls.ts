@@ -23,21 +23,19 @@ export async function sClientHttpGet(
 	return { gotHttpResponse: /^HTTP\/1\.1 \d{3}/m.test(result.stdout), stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Starts `openssl s_server` with the given certificate on a free loopback port. */
+/**
+ * Starts `openssl s_server` on a free loopback port with the given certificate
+ * (and intermediates from `chainFile`), or with none at all (`nocert`).
+ */
 export async function startSServer(
 	cleanup: Cleanup,
-	options: { certFile: string; keyFile: string },
+	options: { certFile: string; keyFile: string; chainFile?: string } | { nocert: true },
 ): Promise<{ port: number; child: ChildProcess }> {
-	const child = spawnTracked(cleanup, 'openssl', [
-		's_server',
-		'-accept',
-		'127.0.0.1:0',
-		'-cert',
-		options.certFile,
-		'-key',
-		options.keyFile,
-		'-www',
-	]);
+	const identity =
+		'nocert' in options
+			? ['-nocert']
+			: ['-cert', options.certFile, '-key', options.keyFile, ...(options.chainFile ? ['-cert_chain', options.chainFile] : [])];
+	const child = spawnTracked(cleanup, 'openssl', ['s_server', '-accept', '127.0.0.1:0', ...identity, '-www']);
 	const port = await new Promise<number>((resolve, reject) => {
 		let output = '';
 		const timer = setTimeout(() => reject(new Error(`s_server did not start: ${output}`)), 5000);

@@ -27,6 +27,8 @@ export interface LeafSpec {
 	eku?: string; // default "serverAuth,clientAuth"
 	notBefore?: Date;
 	notAfter?: Date;
+	/** Further extension lines for the openssl extfile, e.g. an unknown critical one. */
+	extraExtensions?: string[];
 }
 
 export async function openssl(args: string[], cwd?: string): Promise<string> {
@@ -82,12 +84,21 @@ export async function createOpensslCa(root: string, name: string, commonName: st
 	return ca;
 }
 
-/** A CA signed by `parent` (for chains with an intermediate). */
-export async function createOpensslIntermediate(root: string, name: string, commonName: string, parent: OpensslCa): Promise<OpensslCa> {
+/** A CA signed by `parent` (for chains with an intermediate); `extraExtensions` e.g. `nameConstraints=critical,permitted;DNS:b.test`. */
+export async function createOpensslIntermediate(
+	root: string,
+	name: string,
+	commonName: string,
+	parent: OpensslCa,
+	extraExtensions: string[] = [],
+): Promise<OpensslCa> {
 	const ca = await createOpensslCa(root, name, commonName); // directory layout + throwaway self-signed cert
 	const csr = join(ca.dir, 'ca.csr');
 	const ext = join(ca.dir, 'ext.cnf');
-	await writeFile(ext, 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n');
+	await writeFile(
+		ext,
+		['basicConstraints=critical,CA:TRUE,pathlen:0', 'keyUsage=critical,keyCertSign,cRLSign', ...extraExtensions, ''].join('\n'),
+	);
 	await openssl(['req', '-new', '-key', ca.keyFile, '-out', csr, '-subj', `/CN=${commonName}`]);
 	await openssl([
 		'ca',
@@ -125,6 +136,7 @@ export async function createOpensslLeaf(root: string, spec: LeafSpec): Promise<O
 			'keyUsage=critical,digitalSignature',
 			`extendedKeyUsage=${spec.eku ?? 'serverAuth,clientAuth'}`,
 			`subjectAltName=${spec.sans.map((san) => `DNS:${san}`).join(',')}`,
+			...(spec.extraExtensions ?? []),
 			'',
 		].join('\n'),
 	);
@@ -174,6 +186,30 @@ function opensslDate(date: Date): string {
 		.toISOString()
 		.replace(/[-:T]/g, '')
 		.replace(/\.\d+Z$/, 'Z');
+}
+
+/** Leaf followed by its intermediates, as a peer presents it in TLS. */
+export async function writeChain(path: string, leaf: OpensslLeaf, intermediates: OpensslCa[]): Promise<OpensslLeaf> {
+	const pems = await Promise.all([leaf.certFile, ...intermediates.map((ca) => ca.certFile)].map((file) => readFile(file, 'utf8')));
+	await writeFile(path, pems.join(''));
+	return { certFile: path, keyFile: leaf.keyFile };
+}
+
+/** SHA-256 of a certificate as `openssl x509 -fingerprint -sha256` prints it (colon-separated). */
+export async function opensslFingerprint(certFile: string): Promise<string> {
+	const out = await openssl(['x509', '-in', certFile, '-noout', '-fingerprint', '-sha256']);
+	return out.trim().split('=')[1] ?? '';
+}
+
+/** `openssl verify` of `leaf` against `anchor`, with `untrusted` intermediates: its verdict line(s). */
+export async function opensslVerify(anchor: string, leaf: string, untrusted?: string): Promise<{ ok: boolean; output: string }> {
+	const args = ['verify', '-CAfile', anchor, ...(untrusted ? ['-untrusted', untrusted] : []), leaf];
+	try {
+		return { ok: true, output: await openssl(args) };
+	} catch (error) {
+		const failure = error as { stdout?: string; stderr?: string };
+		return { ok: false, output: `${failure.stdout ?? ''}${failure.stderr ?? ''}` };
+	}
 }
 
 export async function writeBundle(path: string, cas: OpensslCa[]): Promise<string> {

@@ -1,9 +1,12 @@
 import type { types as ms } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Conference } from '../../../sft/Conference.ts';
+import type { MediaRelay } from '../../../sft/MediaRelay.ts';
 import type { Participant } from '../../../sft/Participant.ts';
-import type { PipeRelay } from '../../../sft/PipeRelay.ts';
+import { LinkDemand, type LinkDemandOptions } from './LinkDemand.ts';
 import type { LinkMessage, LinkMessageName } from './linkMessages.ts';
+import { assertPartnerMayAdd, type PartnerLimits } from './partnerLimits.ts';
+import { RelayError } from './RelayError.ts';
 
 /** The federation socket to one partner SFT, as a ConferenceLink sees it. */
 export interface PeerChannel {
@@ -20,7 +23,9 @@ export interface PeerChannel {
  */
 export class ConferenceLink {
 	readonly conference: Conference;
-	readonly relay: PipeRelay;
+	readonly relay: MediaRelay;
+	/** Demand mode only: which streams and layers cross, both ways. */
+	readonly demand: LinkDemand | undefined;
 	readonly #channel: PeerChannel;
 	readonly #logger: Logger;
 	readonly #unsubscribe: (() => void)[] = [];
@@ -28,12 +33,24 @@ export class ConferenceLink {
 	#outgoing: Promise<unknown> = Promise.resolve();
 	#incoming: Promise<unknown> = Promise.resolve();
 	#closed = false;
+	readonly #limits: PartnerLimits | undefined;
 
-	constructor(conference: Conference, relay: PipeRelay, channel: PeerChannel, logger: Logger) {
+	constructor(
+		conference: Conference,
+		relay: MediaRelay,
+		channel: PeerChannel,
+		logger: Logger,
+		options: { demand: LinkDemandOptions; limits?: PartnerLimits | undefined },
+	) {
 		this.conference = conference;
 		this.relay = relay;
 		this.#channel = channel;
-		this.#logger = logger.child({ conference: conference.id, peer: channel.domain });
+		this.#logger = logger.child({ conference: conference.id, peer: channel.domain, relayMode: relay.mode });
+		this.#limits = options.limits;
+		this.demand =
+			relay.mode === 'demand'
+				? new LinkDemand(conference, relay, (video) => this.#send('conf:demand', { video }), options.demand, this.#logger)
+				: undefined;
 	}
 
 	get peerDomain(): string {
@@ -71,21 +88,23 @@ export class ConferenceLink {
 		);
 	}
 
-	/** Applies a message from the partner, in arrival order. */
+	/** Applies a message from the partner, in arrival order; a refusal (RelayError) rejects, for the partner's reply. */
 	handle<N extends LinkMessageName>(name: N, message: LinkMessage<N>): Promise<void> {
-		const next = this.#incoming
-			.then(() => this.#apply(name, message))
-			.catch((error: unknown) => {
-				this.#logger.warn({ err: error, message: name }, 'could not apply federation message');
-			});
-		this.#incoming = next;
-		return next;
+		const next = this.#incoming.then(() => this.#apply(name, message));
+		this.#incoming = next.catch((error: unknown) => {
+			if (error instanceof RelayError) this.#logger.debug({ code: error.code, message: name }, 'federation message refused');
+			else this.#logger.warn({ err: error, message: name }, 'could not apply federation message');
+		});
+		return next.catch((error: unknown) => {
+			if (error instanceof RelayError) throw error;
+		});
 	}
 
 	/** Ends the link: the relay closes and the partner's participants leave this conference. */
 	close(): void {
 		if (this.#closed) return;
 		this.#closed = true;
+		this.demand?.close();
 		for (const off of this.#unsubscribe.splice(0)) off();
 		this.relay.close();
 		for (const p of this.conference.participants) if (p.origin === this.peerDomain) p.close();
@@ -98,6 +117,7 @@ export class ConferenceLink {
 			case 'conf:participantJoined': {
 				const { participant } = message as LinkMessage<'conf:participantJoined'>;
 				if (c.getParticipant(participant.participantId)) return;
+				assertPartnerMayAdd(this.#limits, 'participant', c.participants.length);
 				c.addParticipant(participant.userId, participant.displayName, c.rtpCapabilities, {
 					id: participant.participantId,
 					origin: this.peerDomain,
@@ -112,8 +132,13 @@ export class ConferenceLink {
 				const { participantId, producer } = message as LinkMessage<'conf:producerAdded'>;
 				const owner = this.#mirrored(participantId);
 				if (!owner) return;
-				const mirrored = await this.relay.receive({ ...producer, rtpParameters: producer.rtpParameters as unknown as ms.RtpParameters });
+				assertPartnerMayAdd(this.#limits, 'producer', owner.producers.length);
+				// The stream is the owner's whatever appData claims (active speakers are attributed by it).
+				const appData = { ...producer.appData, participantId: owner.id };
+				const rtpParameters = producer.rtpParameters as unknown as ms.RtpParameters;
+				const mirrored = await this.relay.receive({ ...producer, appData, rtpParameters });
 				owner.adoptProducer(mirrored);
+				this.demand?.producerReceived(mirrored);
 				return;
 			}
 			case 'conf:producerClosed':
@@ -126,6 +151,9 @@ export class ConferenceLink {
 				else await producer?.resume();
 				return;
 			}
+			case 'conf:demand':
+				this.demand?.onRemoteDemand((message as LinkMessage<'conf:demand'>).video);
+				return;
 			default:
 				// attach/detach/ended concern the whole link and are handled by its owner.
 				return;
@@ -158,7 +186,9 @@ export class ConferenceLink {
 		this.#queueOut(async () => {
 			if (producer.closed) return;
 			const relayed = await this.relay.send(producer);
-			await this.#send('conf:producerAdded', { participantId: p.id, producer: relayed });
+			// Local appData is the client's bounded scalars plus our participant id.
+			await this.#send('conf:producerAdded', { participantId: p.id, producer: relayed as LinkMessage<'conf:producerAdded'>['producer'] });
+			this.demand?.producerSent();
 		});
 	}
 

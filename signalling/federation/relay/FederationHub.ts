@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { Conference } from '../../../sft/Conference.ts';
 import { getOrInsert } from '../../../sft/getOrInsert.ts';
-import type { PipeEndpoint, PipeRelayOptions } from '../../../sft/PipeRelay.ts';
+import type { RelayMode, RelayOptions } from '../../../sft/MediaRelay.ts';
 import type { Sft } from '../../../sft/Sft.ts';
 import { TypedEmitter } from '../../../sft/TypedEmitter.ts';
 import type { Federation } from '../trust/index.ts';
 import { descriptorWins } from './anchorElection.ts';
 import { ConferenceLink } from './ConferenceLink.ts';
-import type { ConferenceDescriptor, LinkMessage, LinkMessageName } from './linkMessages.ts';
+import { attachReplySchema, type ConferenceDescriptor, type LinkMessage, type LinkMessageName } from './linkMessages.ts';
+import type { PartnerLimits } from './partnerLimits.ts';
 import { RelayError } from './RelayError.ts';
 import { asLinkSocket, type LinkSocket, SocketPeerChannel } from './SocketPeerChannel.ts';
 
@@ -16,7 +17,17 @@ export interface FederationHubOptions {
 	domain: string;
 	/** Put in descriptors so partners can dial us without DNS; omit to rely on SRV. */
 	announcedEndpoint?: { host: string; port: number } | undefined;
-	relay: PipeRelayOptions;
+	/** Dial the endpoint a client's descriptor names (development); otherwise only SRV and static peers. */
+	dialDescriptorEndpoints?: boolean | undefined;
+	relay: RelayOptions;
+	/** How media crosses to a partner (`demand` wins when either side asks for it). */
+	relayModeFor(domain: string): RelayMode;
+	/** Cap on what we send to a partner in demand mode, bit/s; undefined: none. */
+	linkMaxBitrateFor(domain: string): number | undefined;
+	/** Loudest speakers a client hears (how many speakers cross in demand mode, plus one). */
+	maxAudible: number;
+	/** What one partner may add to a conference. */
+	limits?: PartnerLimits | undefined;
 }
 
 /**
@@ -32,6 +43,8 @@ type FederationHubEvents = {
 	 * unreachable), or was closed on purpose (detach, conference over, re-homing).
 	 */
 	conferenceLink: [conferenceId: string, domain: string, state: ConferenceLinkState];
+	/** A partner's message was refused with `code` (malformed, forged or over a limit). */
+	messageRefused: [domain: string, code: string];
 };
 
 export type ConferenceLinkState = 'up' | 'lost' | 'closed';
@@ -49,6 +62,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	readonly #descriptors = new Map<string, ConferenceDescriptor>();
 	#closed = false;
 	readonly #knownDomains = new Set<string>();
+	/** Per anchor-side link: removes its conference 'closed' listener, so repeated attaches leave none behind. */
+	readonly #offConferenceClosed = new Map<ConferenceLink, () => void>();
 
 	constructor(sft: Sft, federation: Federation, options: FederationHubOptions, logger: Logger) {
 		super();
@@ -133,18 +148,32 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	async #attach(conference: Conference, descriptor: ConferenceDescriptor): Promise<void> {
 		this.#descriptors.set(conference.id, descriptor);
 		const channel = await this.#channelTo(descriptor);
-		const relay = await conference.createPipeRelay(this.#options.relay);
-		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
+		let mode = this.#options.relayModeFor(descriptor.anchorDomain);
+		let link: ConferenceLink | undefined;
 		try {
-			const reply = (await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint })) as {
-				endpoint: PipeEndpoint;
-			};
-			await relay.connect(reply.endpoint);
+			// The anchor may answer that the link must use the other mode: then once more with that one.
+			for (let attempt = 0; attempt < 2 && !link; attempt++) {
+				const relay = await conference.createRelay(mode, this.#options.relay);
+				const candidate = this.#register(
+					new ConferenceLink(conference, relay, channel, this.#logger, this.#linkOptions(descriptor.anchorDomain)),
+				);
+				const reply = attachReplySchema.parse(
+					await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint, relayMode: mode }),
+				);
+				if (reply.relayMode === mode && reply.endpoint) {
+					await relay.connect(reply.endpoint);
+					link = candidate;
+				} else {
+					this.#unregister(candidate, false);
+					mode = reply.relayMode;
+				}
+			}
 		} catch (error) {
 			// Never up, so nothing to announce (a lost link stays lost while we retry).
-			this.#unregister(link, false);
+			for (const stale of this.linksOf(conference.id)) if (stale.peerDomain === descriptor.anchorDomain) this.#unregister(stale, false);
 			throw error;
 		}
+		if (!link) throw new RelayError('federation_unavailable', `${descriptor.anchorDomain} did not agree on a relay mode`);
 		link.start();
 		this.emit('conferenceLink', conference.id, link.peerDomain, 'up');
 		this.#logger.info({ conference: conference.id, anchor: descriptor.anchorDomain }, 'attached to anchor');
@@ -207,8 +236,10 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		if (open?.socket.connected) return open;
 		const pending = this.#dialling.get(domain);
 		if (pending) return pending;
+		// A descriptor comes from a client: its endpoint is dialled only where the operator allows it.
+		const endpoint = this.#options.dialDescriptorEndpoints ? descriptor.federationEndpoint : undefined;
 		const dial = this.#federation
-			.connectToPeer({ domain, ...(descriptor.federationEndpoint ? { endpoint: descriptor.federationEndpoint } : {}) })
+			.connectToPeer({ domain, ...(endpoint ? { endpoint } : {}) })
 			.then((peer) => this.#adoptSocket(peer.domain, asLinkSocket(peer.socket)))
 			.finally(() => this.#dialling.delete(domain));
 		this.#dialling.set(domain, dial);
@@ -218,7 +249,13 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	#adoptSocket(domain: string, socket: LinkSocket): SocketPeerChannel {
 		this.#channels.get(domain)?.close();
 		this.#knownDomains.add(domain);
-		const channel = new SocketPeerChannel(domain, socket, (ch, name, message) => this.#onMessage(ch, name, message), this.#logger);
+		const channel = new SocketPeerChannel(
+			domain,
+			socket,
+			(ch, name, message) => this.#onMessage(ch, name, message),
+			this.#logger,
+			(code) => this.emit('messageRefused', domain, code),
+		);
 		this.#channels.set(domain, channel);
 		return channel;
 	}
@@ -249,7 +286,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 				if (link) this.#unregister(link);
 				return {};
 			case 'conf:ended':
-				if (link) {
+				// Only our anchor may end a conference here; a partner attached to our own conference may not.
+				if (link && link.conference.role === 'federated') {
 					this.#unregister(link);
 					link.conference.close('anchor_ended');
 				}
@@ -273,19 +311,35 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	async #acceptAttach(channel: SocketPeerChannel, message: LinkMessage<'conf:attach'>): Promise<unknown> {
 		const conference = this.#sft.getConference(message.conferenceId);
 		if (conference?.role !== 'anchor') throw new RelayError('conference_not_found', 'no such conference here');
-		this.#links.get(channel.domain)?.get(conference.id)?.close();
-		const relay = await conference.createPipeRelay(this.#options.relay);
-		await relay.connect(message.endpoint);
-		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger));
-		conference.once('closed', (reason) => {
+		// `demand` wins when either side asks for it; a mismatch is answered with the mode to use.
+		const mode: RelayMode = message.relayMode === 'demand' || this.#options.relayModeFor(channel.domain) === 'demand' ? 'demand' : 'full';
+		if (mode !== message.relayMode) return { relayMode: mode };
+		const relay = await conference.createRelay(mode, this.#options.relay);
+		await relay.connect(message.endpoint).catch((error: unknown) => {
+			relay.close();
+			throw error;
+		});
+		// Checked after the awaits: a concurrent attach of the same partner may have registered meanwhile.
+		const previous = this.#links.get(channel.domain)?.get(conference.id);
+		if (previous) this.#unregister(previous);
+		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger, this.#linkOptions(channel.domain)));
+		const off = conference.subscribe('closed', (reason) => {
 			if (!link.closed) void channel.send('conf:ended', { conferenceId: conference.id, reason }).catch(() => undefined);
 			this.#unregister(link);
 		});
+		this.#offConferenceClosed.set(link, off);
 		// Offer our side once the partner has our endpoint (it connects on this reply).
 		setImmediate(() => link.start());
 		this.emit('conferenceLink', conference.id, channel.domain, 'up');
 		this.#logger.info({ conference: conference.id, peer: channel.domain }, 'federated SFT attached');
-		return { endpoint: relay.localEndpoint };
+		return { relayMode: mode, endpoint: relay.localEndpoint };
+	}
+
+	#linkOptions(domain: string) {
+		return {
+			demand: { maxAudible: this.#options.maxAudible, maxBitrate: this.#options.linkMaxBitrateFor(domain) },
+			limits: this.#options.limits,
+		};
 	}
 
 	#register(link: ConferenceLink): ConferenceLink {
@@ -295,6 +349,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 
 	#unregister(link: ConferenceLink, announce = true): void {
 		link.close();
+		this.#offConferenceClosed.get(link)?.();
+		this.#offConferenceClosed.delete(link);
 		const byConference = this.#links.get(link.peerDomain);
 		if (byConference?.get(link.conference.id) !== link) return;
 		byConference.delete(link.conference.id);

@@ -107,6 +107,13 @@ export class LinkMetrics {
 			registers,
 		});
 		hub.on('reattached', (domain) => reconnects.inc({ remote_domain: domain }));
+		const refusals = new Counter({
+			name: 'sft_federation_message_refusals_total',
+			help: 'Conference messages from partners refused (malformed, forged or over a limit), by error code',
+			labelNames: ['remote_domain', 'code'],
+			registers,
+		});
+		hub.on('messageRefused', (domain, code) => refusals.inc({ remote_domain: domain, code }));
 		// The timer skips a tick while a poll is still running rather than queueing up.
 		this.#timer = setInterval(() => void (this.#busy || this.poll()), pollIntervalMs);
 		this.#timer.unref();

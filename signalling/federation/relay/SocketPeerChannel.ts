@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Socket as ServerSocket } from 'socket.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
+import { payloadProblem } from '../../payloadShape.ts';
 import type { PeerChannel } from './ConferenceLink.ts';
 import { type LinkMessage, type LinkMessageName, linkMessageNames, linkMessageSchemas } from './linkMessages.ts';
 
@@ -28,6 +29,8 @@ export type LinkMessageHandler = <N extends LinkMessageName>(
 ) => Promise<unknown>;
 
 const REQUEST_TIMEOUT_MS = 5000;
+/** Deeper than any link message; checked before the schema so deep nesting cannot exhaust the stack. */
+const PAYLOAD_BOUNDS = { maxDepth: 32, maxBytes: 1_048_576 };
 
 /**
  * Conference messages over one authenticated federation socket: each is
@@ -39,23 +42,38 @@ export class SocketPeerChannel implements PeerChannel {
 	readonly socket: LinkSocket;
 	readonly #detach: (() => void)[] = [];
 
-	constructor(domain: string, socket: LinkSocket, handler: LinkMessageHandler, logger: Logger) {
+	constructor(
+		domain: string,
+		socket: LinkSocket,
+		handler: LinkMessageHandler,
+		logger: Logger,
+		onRefused: (code: string) => void = () => {},
+	) {
 		this.domain = domain;
 		this.socket = socket;
 		for (const name of linkMessageNames) {
 			const listener = (payload: unknown, ack?: (reply: LinkReply) => void) => {
 				const reply = typeof ack === 'function' ? ack : () => undefined;
-				const parsed = linkMessageSchemas[name].safeParse(payload);
-				if (!parsed.success) {
-					logger.warn({ peer: domain, message: name }, 'malformed federation message ignored');
-					reply({ ok: false, error: { code: 'bad_request', message: `invalid ${name}` } });
+				const refuse = (code: string, message: string) => {
+					onRefused(code);
+					reply({ ok: false, error: { code, message } });
+				};
+				const parsed = payloadProblem(payload, PAYLOAD_BOUNDS) ? undefined : linkMessageSchemas[name].safeParse(payload);
+				if (!parsed?.success) {
+					logger.debug({ peer: domain, message: name }, 'malformed federation message refused');
+					refuse('bad_request', `invalid ${name}`);
 					return;
 				}
 				handler(this, name, parsed.data as LinkMessage<typeof name>)
 					.then((data) => reply({ ok: true, data }))
 					.catch((error: unknown) => {
-						const code = (error as { code?: string }).code ?? 'internal_error';
-						reply({ ok: false, error: { code, message: (error as Error).message } });
+						const code = (error as { code?: string }).code;
+						// Only our own refusal codes and sentences go back; anything else stays in our logs.
+						if (code) refuse(code, (error as Error).message);
+						else {
+							logger.warn({ err: error, peer: domain, message: name }, 'federation message failed');
+							refuse('internal_error', `${name} failed`);
+						}
 					});
 			};
 			socket.on(name, listener as (...args: never[]) => void);

@@ -11,6 +11,9 @@ const srtpParameters = z.object({
 	keyBase64: z.string().max(256),
 });
 export const pipeEndpointSchema = z.object({ ip: z.string().max(64), port: z.number().int().min(1).max(65535), srtpParameters });
+export const relayModeSchema = z.enum(['full', 'demand']);
+/** The anchor's reply to `conf:attach`. */
+export const attachReplySchema = z.object({ relayMode: relayModeSchema, endpoint: pipeEndpointSchema.optional() });
 const participant = z.object({
 	participantId: id,
 	userId: z.string().max(256),
@@ -23,7 +26,10 @@ const relayedProducer = z.object({
 	kind: z.enum(['audio', 'video']),
 	rtpParameters: z.looseObject({ codecs: z.array(z.looseObject({})).min(1).max(16) }),
 	paused: z.boolean(),
-	appData: z.record(z.string(), z.unknown()),
+	// Client appData (bounded scalars) plus the owner's id; never a partner's storage area.
+	appData: z
+		.record(z.string().max(1024), z.union([z.string().max(1024), z.number(), z.boolean()]))
+		.refine((appData) => Object.keys(appData).length <= 256, 'appData has more than 256 keys'),
 });
 
 /** What a client of another domain needs to join: handed around out of band. */
@@ -37,8 +43,12 @@ export const conferenceDescriptorSchema = z.object({
 export type ConferenceDescriptor = z.output<typeof conferenceDescriptorSchema>;
 
 export const linkMessageSchemas = {
-	/** Federated SFT → anchor: join this conference; here is my pipe end. */
-	'conf:attach': z.object({ conferenceId: id, endpoint: pipeEndpointSchema }),
+	/**
+	 * Federated SFT → anchor: join this conference; here is my relay end, of
+	 * this mode. The anchor replies `{ relayMode, endpoint }`, or only
+	 * `{ relayMode }` when the link must use the other mode (attach again with it).
+	 */
+	'conf:attach': z.object({ conferenceId: id, endpoint: pipeEndpointSchema, relayMode: relayModeSchema.default('full') }),
 	'conf:detach': z.object({ conferenceId: id }),
 	'conf:participantJoined': z.object({ conferenceId: id, participant }),
 	'conf:participantLeft': z.object({ conferenceId: id, participantId: id }),
@@ -47,6 +57,15 @@ export const linkMessageSchemas = {
 	'conf:producerPaused': z.object({ conferenceId: id, producerId: id, paused: z.boolean() }),
 	/** Old anchor → its federated SFTs: another SFT won the anchor election; attach there. */
 	'conf:rehome': z.object({ conferenceId: id, descriptor: conferenceDescriptorSchema }),
+	/**
+	 * Demand mode, either direction: what the sender's viewers need of the
+	 * receiver's streams: per producer, `[spatial layer, rank]` pairs (rank 0
+	 * screen, 1 speaker/pinned, 2 large, 3 thumbnail). Full state, sent when it changes.
+	 */
+	'conf:demand': z.object({
+		conferenceId: id,
+		video: z.array(z.tuple([id, z.array(z.tuple([z.number().int().min(0).max(15), z.number().int().min(0).max(3)])).max(16)])).max(2048),
+	}),
 	/** Anchor → federated SFT: the conference is over. */
 	'conf:ended': z.object({ conferenceId: id, reason: z.string().max(64) }),
 } as const;

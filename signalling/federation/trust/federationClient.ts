@@ -151,6 +151,7 @@ export class FederationClient extends TypedEmitter<FederationClientEvents> {
 					claimedDomain: domain,
 					role: 'server',
 					allowedDomains: trust.allowedDomains,
+					pinnedIssuers: trust.pinnedIssuers,
 				}),
 		});
 		const host = isIP(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host;
@@ -192,6 +193,13 @@ export class FederationClient extends TypedEmitter<FederationClientEvents> {
 				domain,
 			});
 			return new FederationConnectError(domain, 'refused_locally', `${verification.reason}: ${verification.detail}`, verification.reason);
+		}
+		if (!verification && agent.tlsFailure) {
+			// The partner broke the TLS handshake (e.g. it has no certificate): refused, as the inbound side counts it.
+			const detail = `TLS handshake failed: ${agent.tlsFailure}`;
+			const remoteAddress = agent.remoteAddress ?? endpoint.host;
+			this.#options.recordRefusal({ reason: 'bad_handshake', direction: 'outbound', detail, remoteAddress, domain });
+			return new FederationConnectError(domain, 'refused_locally', `bad_handshake: ${detail}`, 'bad_handshake');
 		}
 		const message = error instanceof Error ? error.message : String(error);
 		const description = (error as { description?: { message?: string } }).description?.message;

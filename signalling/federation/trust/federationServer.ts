@@ -203,6 +203,8 @@ export class FederationServer extends TypedEmitter<FederationServerEvents> {
 			dnsNames: certificate.dnsNames,
 			claimedDomain,
 			allowedDomains: this.#trust.allowedDomains,
+			pinnedIssuers: this.#trust.pinnedIssuers,
+			issuerFingerprints: certificate.issuerFingerprints,
 		});
 		if (!identity.ok) {
 			this.#options.recordRefusal({

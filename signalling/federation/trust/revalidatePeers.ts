@@ -31,6 +31,7 @@ export async function revalidateLinks(
 			claimedDomain: link.domain,
 			role,
 			allowedDomains: trust.allowedDomains,
+			pinnedIssuers: trust.pinnedIssuers,
 		});
 		if (result.ok) continue;
 		logger.warn(

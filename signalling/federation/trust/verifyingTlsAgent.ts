@@ -27,6 +27,8 @@ export class VerifyingTlsAgent extends Agent {
 	remoteAddress: string | undefined;
 	/** The server's chain as verified, for re-verification after trust reloads. */
 	verifiedChain: Uint8Array[] = [];
+	/** A TLS protocol failure before the handshake completed (no certificate, bad signature, no shared cipher). */
+	tlsFailure: string | undefined;
 
 	readonly #settings: VerifyingTlsAgentOptions;
 
@@ -55,7 +57,10 @@ export class VerifyingTlsAgent extends Agent {
 			minVersion: 'TLSv1.2',
 			...(this.#settings.lookup ? { lookup: this.#settings.lookup } : {}),
 		});
-		const onError = (error: Error) => finish(error, socket);
+		const onError = (error: Error) => {
+			if (!settled) this.tlsFailure = tlsFailureOf(error);
+			finish(error, socket);
+		};
 		socket.on('error', onError);
 		const timer = setTimeout(() => {
 			socket.destroy();
@@ -83,4 +88,11 @@ export class VerifyingTlsAgent extends Agent {
 		});
 		return undefined; // handed over asynchronously through `callback`
 	}
+}
+
+/** OpenSSL's reason for a handshake the peer broke; undefined for network errors (refused, reset, timeout). */
+function tlsFailureOf(error: Error): string | undefined {
+	const { code, reason, library } = error as Error & { code?: string; reason?: string; library?: string };
+	if (library === 'SSL routines' || code?.startsWith('ERR_SSL_')) return reason ?? code ?? error.message;
+	return undefined;
 }

@@ -1,0 +1,242 @@
+import type { types as ms } from 'mediasoup';
+import { type Demand, type LayerDemand, sameLayers } from './demand.ts';
+import type { MediaRelay, MediaRelayEvents, PipeEndpoint, RelayedProducer, RelayOptions } from './MediaRelay.ts';
+import { KEY_FRAME_REQUEST_DELAY_MS } from './Participant.ts';
+import { layersOf } from './producerMeta.ts';
+import type { TileRank } from './simulcast.ts';
+import { TypedEmitter } from './TypedEmitter.ts';
+
+/** One sent producer: its consumers on the link (one per simulcast layer; one for SVC, single-layer and audio). */
+interface Outgoing {
+	producer: ms.Producer;
+	consumers: ms.Consumer[];
+	/** SVC: one consumer whose preferred spatial layer is the highest needed. */
+	svc: boolean;
+	layers: LayerDemand;
+	/** Changes to mediasoup run one after another, so the last decision wins. */
+	applying: Promise<void>;
+}
+
+/** Extensions and feedback that would make mediasoup estimate bandwidth on the link; the link is not congestion-controlled per stream. */
+const BWE_EXTENSION = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+const BWE_FEEDBACK = new Set(['transport-cc', 'goog-remb']);
+const MID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:mid';
+
+/**
+ * The `demand` relay: a mediasoup PlainTransport with SRTP and RTX, on which
+ * every sent video has one ordinary consumer per spatial layer (pipe
+ * consumers would carry every layer). A consumer flows only while the far
+ * side needs its layer; resuming one asks the sender for a key frame. The far
+ * side re-creates the stream as one producer with one encoding per layer
+ * (by SSRC), so its own viewers still choose a layer per tile among the
+ * layers that cross.
+ */
+export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements MediaRelay {
+	readonly mode = 'demand';
+	readonly transport: ms.PlainTransport;
+	readonly #rtpCapabilities: ms.RtpCapabilities;
+	readonly #sent = new Map<string, Outgoing>();
+	readonly #received = new Map<string, ms.Producer>();
+
+	private constructor(transport: ms.PlainTransport, rtpCapabilities: ms.RtpCapabilities) {
+		super();
+		this.transport = transport;
+		this.#rtpCapabilities = rtpCapabilities;
+		transport.observer.once('close', () => this.emit('closed'));
+	}
+
+	static async create(router: ms.Router, options: RelayOptions): Promise<DemandRelay> {
+		const transport = await router.createPlainTransport({
+			listenInfo: {
+				protocol: 'udp',
+				ip: options.listenIp,
+				...(options.announcedAddress ? { announcedAddress: options.announcedAddress } : {}),
+				portRange: options.portRange,
+			},
+			rtcpMux: true,
+			comedia: false,
+			enableSrtp: true,
+			srtpCryptoSuite: 'AEAD_AES_256_GCM',
+		});
+		return new DemandRelay(transport, linkCapabilities(router.rtpCapabilities));
+	}
+
+	get localEndpoint(): PipeEndpoint {
+		const { tuple, srtpParameters } = this.transport;
+		if (!srtpParameters) throw new Error('plain transport has no SRTP parameters');
+		return { ip: tuple.localAddress ?? tuple.localIp, port: tuple.localPort, srtpParameters };
+	}
+
+	get closed(): boolean {
+		return this.transport.closed;
+	}
+
+	get sentProducerIds(): string[] {
+		return [...this.#sent.keys()];
+	}
+
+	get sentConsumers(): ms.Consumer[] {
+		return [...this.#sent.values()].flatMap((o) => o.consumers);
+	}
+
+	get receivedProducers(): ms.Producer[] {
+		return [...this.#received.values()];
+	}
+
+	async connect(remote: PipeEndpoint): Promise<void> {
+		await this.transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters });
+	}
+
+	/** Prepares the consumers of a producer, all paused: nothing crosses until `setLayers` asks for it. */
+	async send(producer: ms.Producer): Promise<RelayedProducer> {
+		const encodings = producer.rtpParameters.encodings ?? [];
+		const svc = producer.kind === 'video' && encodings.length <= 1 && layersOf(producer).spatialLayers > 1;
+		const perLayer = producer.kind === 'video' && encodings.length > 1 ? encodings.length : 1;
+		const consumers: ms.Consumer[] = [];
+		try {
+			for (let layer = 0; layer < perLayer; layer++) {
+				consumers.push(
+					await this.transport.consume({
+						producerId: producer.id,
+						rtpCapabilities: this.#rtpCapabilities,
+						paused: true,
+						...(perLayer > 1 ? { preferredLayers: { spatialLayer: layer, temporalLayer: layersOf(producer).temporalLayers - 1 } } : {}),
+					}),
+				);
+			}
+		} catch (error) {
+			for (const consumer of consumers) consumer.close();
+			throw error;
+		}
+		const outgoing: Outgoing = { producer, consumers, svc, layers: new Map(), applying: Promise.resolve() };
+		this.#sent.set(producer.id, outgoing);
+		const first = consumers[0];
+		first?.observer.once('close', () => {
+			for (const consumer of consumers) consumer.close();
+			if (this.#sent.get(producer.id) === outgoing) this.#sent.delete(producer.id);
+			this.emit('sendingChanged');
+		});
+		return {
+			producerId: producer.id,
+			kind: producer.kind,
+			rtpParameters: farSideParameters(producer, consumers),
+			paused: producer.paused,
+			appData: { ...producer.appData },
+		};
+	}
+
+	stopSending(producerId: string): void {
+		this.#sent.get(producerId)?.consumers[0]?.close();
+	}
+
+	async setLayers(producerId: string, layers: ReadonlyMap<number, TileRank>): Promise<void> {
+		const outgoing = this.#sent.get(producerId);
+		if (!outgoing || sameLayers(layers, outgoing.layers)) return;
+		const changedLayers = !sameSet(new Set(outgoing.layers.keys()), new Set(layers.keys()));
+		outgoing.layers = new Map(layers);
+		if (changedLayers) outgoing.applying = outgoing.applying.then(() => this.#apply(outgoing, new Set(layers.keys())));
+		// Ranks alone matter to upstream links; demand is recomputed either way.
+		this.emit('sendingChanged');
+		await outgoing.applying;
+	}
+
+	sentDemand(): Demand {
+		const demand: Demand = new Map();
+		for (const [producerId, outgoing] of this.#sent) {
+			if (outgoing.producer.kind !== 'video' || outgoing.layers.size === 0) continue;
+			demand.set(producerId, new Map(outgoing.layers));
+		}
+		return demand;
+	}
+
+	async receive(relayed: RelayedProducer): Promise<ms.Producer> {
+		const producer = await this.transport.produce({
+			id: relayed.producerId,
+			kind: relayed.kind,
+			rtpParameters: relayed.rtpParameters,
+			paused: relayed.paused,
+			keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS,
+			appData: relayed.appData,
+		});
+		this.#received.set(producer.id, producer);
+		producer.observer.once('close', () => this.#received.delete(producer.id));
+		return producer;
+	}
+
+	stopReceiving(producerId: string): void {
+		this.#received.get(producerId)?.close();
+	}
+
+	close(): void {
+		this.transport.close();
+	}
+
+	async #apply(outgoing: Outgoing, layers: ReadonlySet<number>): Promise<void> {
+		try {
+			if (outgoing.svc) {
+				const consumer = outgoing.consumers[0];
+				if (!consumer || consumer.closed) return;
+				if (layers.size === 0) return void (await consumer.pause());
+				const top = Math.max(...layers);
+				const temporalLayer = layersOf(outgoing.producer).temporalLayers - 1;
+				if (consumer.preferredLayers?.spatialLayer !== top) await consumer.setPreferredLayers({ spatialLayer: top, temporalLayer });
+				if (consumer.paused) await consumer.resume();
+				return;
+			}
+			// Single-layer video and audio: any demand at all lets the one consumer flow.
+			const wanted = (layer: number) => (outgoing.consumers.length === 1 ? layers.size > 0 : layers.has(layer));
+			await Promise.all(
+				outgoing.consumers.map(async (consumer, layer) => {
+					if (consumer.closed) return;
+					if (wanted(layer) && consumer.paused) await consumer.resume();
+					else if (!wanted(layer) && !consumer.paused) await consumer.pause();
+				}),
+			);
+		} catch {
+			// The producer or the link closed meanwhile: nothing left to switch.
+		}
+	}
+}
+
+/** The router's capabilities without what would start bandwidth estimation on the link. */
+function linkCapabilities(capabilities: ms.RtpCapabilities): ms.RtpCapabilities {
+	return {
+		codecs: capabilities.codecs?.map((codec) => ({
+			...codec,
+			rtcpFeedback: codec.rtcpFeedback?.filter((fb) => !BWE_FEEDBACK.has(fb.type)),
+		})),
+		headerExtensions: capabilities.headerExtensions?.filter((ext) => ext.uri !== BWE_EXTENSION),
+	};
+}
+
+/**
+ * The producer the far side creates: the consumers' codecs, one encoding per
+ * consumer (its SSRC and RTX SSRC) with the original encoding's layer
+ * description, so layer sizes and simulcast-vs-SVC survive the hop. Matched
+ * by SSRC (each consumer has its own MID).
+ */
+function farSideParameters(producer: ms.Producer, consumers: ms.Consumer[]): ms.RtpParameters {
+	const first = consumers[0];
+	if (!first) throw new Error('no consumer to describe');
+	const original = producer.rtpParameters.encodings ?? [];
+	const { mid: _mid, ...base } = first.rtpParameters;
+	return {
+		...base,
+		headerExtensions: (base.headerExtensions ?? []).filter((ext) => ext.uri !== MID_EXTENSION),
+		encodings: consumers.map((consumer, i) => {
+			const sent = consumer.rtpParameters.encodings?.[0];
+			const source = original[consumers.length === 1 ? 0 : i] ?? {};
+			return {
+				...(sent?.ssrc !== undefined ? { ssrc: sent.ssrc } : {}),
+				...(sent?.rtx ? { rtx: sent.rtx } : {}),
+				...(source.scalabilityMode ? { scalabilityMode: source.scalabilityMode } : {}),
+				...(source.scaleResolutionDownBy ? { scaleResolutionDownBy: source.scaleResolutionDownBy } : {}),
+				...(source.maxBitrate ? { maxBitrate: source.maxBitrate } : {}),
+			};
+		}),
+	};
+}
+
+function sameSet(a: ReadonlySet<number>, b: ReadonlySet<number>): boolean {
+	return a.size === b.size && [...a].every((x) => b.has(x));
+}

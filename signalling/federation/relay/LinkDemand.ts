@@ -1,0 +1,292 @@
+import type { types as ms } from 'mediasoup';
+import type { Logger } from 'pino';
+import type { Conference } from '../../../sft/Conference.ts';
+import {
+	concreteLayers,
+	type Demand,
+	type DemandWire,
+	demandFromWire,
+	demandToWire,
+	type LayerDemand,
+	sameDemand,
+} from '../../../sft/demand.ts';
+import { planLinkBudget } from '../../../sft/linkBudget.ts';
+import type { MediaRelay } from '../../../sft/MediaRelay.ts';
+import { layersOf } from '../../../sft/producerMeta.ts';
+import { selectAudible } from '../../../sft/streamSelection.ts';
+import { LayerBitrates } from './layerBitrates.ts';
+
+/** Demand reports to the partner are at least this far apart (the latest state is sent when the interval ends). */
+export const DEMAND_REPORT_INTERVAL_MS = 100;
+/** How often per-layer bitrates are polled for the link cap and the needed-bitrate metric. */
+const BITRATE_POLL_MS = 1000;
+/** A requested layer whose first key frame does not arrive within this is counted as a timeout. */
+const FIRST_FRAME_TIMEOUT_MS = 10_000;
+
+export interface LinkDemandOptions {
+	/** Loudest speakers a client hears: this many plus one cross the link. */
+	maxAudible: number;
+	/** Cap on what this side sends over the link, bit/s (none: unlimited). */
+	maxBitrate?: number | undefined;
+}
+
+/** What the link has done, read by LinkMetrics. */
+export interface LinkDemandStats {
+	/** Layers started or stopped because of the partner's demand (or the cap). */
+	switches: number;
+	/** Time from our demand for a layer to its first key frame arriving here, ms; drained by the reader. */
+	firstFrameMs: number[];
+	firstFrameTimeouts: number;
+	/** Sent video streams that currently cross at no layer. */
+	heldBack: number;
+	/** Video streams and layers crossing now, by spatial layer; audio streams crossing. */
+	relayedVideoLayers: Map<number, number>;
+	relayedAudio: number;
+	/** Bit/s the partner's demand asks for (before the cap) and what the cap sheds of it. */
+	neededBitrate: number;
+	shedBitrate: number;
+}
+
+/**
+ * The demand-relay half of a ConferenceLink (mode `demand`).
+ * Sender side: applies the partner's demand (and this side's cap) to the
+ * relay: which layers of which videos cross, and which speakers (those the
+ * loudest-N rule could make audible over there). Receiver side: tells the
+ * partner, rate-limited, what this side's viewers (and links beyond it)
+ * need of the partner's streams, and times the first frame of each layer it asked for.
+ */
+export class LinkDemand {
+	readonly stats: LinkDemandStats = {
+		switches: 0,
+		firstFrameMs: [],
+		firstFrameTimeouts: 0,
+		heldBack: 0,
+		relayedVideoLayers: new Map(),
+		relayedAudio: 0,
+		neededBitrate: 0,
+		shedBitrate: 0,
+	};
+	readonly #conference: Conference;
+	readonly #relay: MediaRelay;
+	readonly #send: (video: DemandWire) => Promise<unknown>;
+	readonly #options: LinkDemandOptions;
+	readonly #logger: Logger;
+	readonly #bitrates = new LayerBitrates();
+	readonly #unsubscribe: (() => void)[] = [];
+	/** What the partner needs of our streams. */
+	#remote: Demand = new Map();
+	/** What crosses now, per sent producer (video layers; audio: layer 0). */
+	#crossing = new Map<string, LayerDemand>();
+	#applying: Promise<void> = Promise.resolve();
+	#lastShed = '';
+	/** Our last report to the partner, when it went, and a pending trailing report. */
+	#reported: Demand = new Map();
+	#reportedAt = 0;
+	#reportTimer: NodeJS.Timeout | undefined;
+	/** `producerId:layer` → when we first asked for it. */
+	readonly #awaitingFirstFrame = new Map<string, number>();
+	readonly #pollTimer: NodeJS.Timeout;
+	#closed = false;
+
+	constructor(
+		conference: Conference,
+		relay: MediaRelay,
+		send: (video: DemandWire) => Promise<unknown>,
+		options: LinkDemandOptions,
+		logger: Logger,
+	) {
+		this.#conference = conference;
+		this.#relay = relay;
+		this.#send = send;
+		this.#options = options;
+		this.#logger = logger;
+		this.#unsubscribe.push(
+			conference.subscribe('demandUpdated', (demand) => this.#report(demand)),
+			conference.subscribe('audioRankingChanged', () => this.#applyOut()),
+		);
+		this.#pollTimer = setInterval(() => void this.#poll(), BITRATE_POLL_MS);
+		this.#pollTimer.unref();
+	}
+
+	/** The partner's demand arrived. */
+	onRemoteDemand(wire: DemandWire): void {
+		this.#remote = demandFromWire(wire);
+		this.#applyOut();
+	}
+
+	/** A stream of ours is now offered on the relay: apply current demand to it. */
+	producerSent(): void {
+		this.#applyOut();
+	}
+
+	/** A stream of the partner's arrived here: watch for key frames (first-frame timing) and report demand for it. */
+	producerReceived(producer: ms.Producer): void {
+		if (producer.kind !== 'video') return;
+		const ssrcs = (producer.rtpParameters.encodings ?? []).map((e) => e.ssrc);
+		producer.on('trace', (trace) => {
+			if (trace.type !== 'keyframe') return;
+			const info = trace.info as { rtpPacket?: { ssrc?: number }; ssrc?: number } | undefined;
+			const layer = ssrcs.indexOf(info?.rtpPacket?.ssrc ?? info?.ssrc);
+			this.#firstFrame(producer.id, Math.max(0, layer));
+		});
+		void producer.enableTraceEvent(['keyframe']).catch(() => undefined);
+		this.#report(this.#conference.demand());
+	}
+
+	close(): void {
+		this.#closed = true;
+		clearInterval(this.#pollTimer);
+		clearTimeout(this.#reportTimer);
+		for (const off of this.#unsubscribe.splice(0)) off();
+	}
+
+	// --- receiver side: tell the partner what we need --------------------------------
+
+	#report(demand: Demand): void {
+		if (this.#closed) return;
+		const wanted = this.#wantedFromPartner(demand);
+		if (sameDemand(wanted, this.#reported)) return;
+		const wait = this.#reportedAt + DEMAND_REPORT_INTERVAL_MS - Date.now();
+		if (wait > 0) {
+			this.#reportTimer ??= setTimeout(() => {
+				this.#reportTimer = undefined;
+				this.#report(this.#conference.demand());
+			}, wait);
+			return;
+		}
+		const now = Date.now();
+		for (const [producerId, layers] of wanted) {
+			for (const layer of layers.keys()) {
+				if (!this.#reported.get(producerId)?.has(layer)) this.#awaitingFirstFrame.set(`${producerId}:${layer}`, now);
+			}
+		}
+		for (const [producerId, layers] of this.#reported) {
+			for (const layer of layers.keys()) if (!wanted.get(producerId)?.has(layer)) this.#awaitingFirstFrame.delete(`${producerId}:${layer}`);
+		}
+		this.#reported = wanted;
+		this.#reportedAt = now;
+		this.#send(demandToWire(wanted)).catch((error: unknown) => {
+			// Lost with the link; the next link sends the full state again.
+			this.#logger.debug({ err: error }, 'could not send demand to federated SFT');
+		});
+	}
+
+	/** Our demand restricted to the partner's streams, in their real layers. */
+	#wantedFromPartner(demand: Demand): Demand {
+		const wanted: Demand = new Map();
+		for (const producer of this.#relay.receivedProducers) {
+			const layers = demand.get(producer.id);
+			if (producer.kind !== 'video' || !layers) continue;
+			const concrete = concreteLayers(layers, layersOf(producer).spatialLayers);
+			if (concrete.size > 0) wanted.set(producer.id, concrete);
+		}
+		return wanted;
+	}
+
+	#firstFrame(producerId: string, layer: number): void {
+		const key = `${producerId}:${layer}`;
+		const askedAt = this.#awaitingFirstFrame.get(key);
+		if (askedAt === undefined) return;
+		this.#awaitingFirstFrame.delete(key);
+		this.stats.firstFrameMs.push(Date.now() - askedAt);
+	}
+
+	// --- sender side: relay what the partner needs -----------------------------------
+
+	#applyOut(): void {
+		this.#applying = this.#applying
+			.then(() => this.#applyNow())
+			.catch((error: unknown) => {
+				this.#logger.warn({ err: error }, 'could not apply federation demand');
+			});
+	}
+
+	async #applyNow(): Promise<void> {
+		if (this.#closed || this.#relay.closed) return;
+		const sent = new Map(
+			this.#relay.sentProducerIds.flatMap((id) => {
+				const producer = this.#conference.getProducer(id);
+				return producer ? [[id, producer] as const] : [];
+			}),
+		);
+		const videos = [...sent.values()].filter((p) => p.kind === 'video');
+		const audios = [...sent.values()].filter((p) => p.kind === 'audio');
+		const demanded: Demand = new Map();
+		for (const producer of videos) {
+			const layers = this.#remote.get(producer.id);
+			if (layers) demanded.set(producer.id, concreteLayers(layers, layersOf(producer).spatialLayers));
+		}
+		const audible = selectAudible(
+			audios.map((p) => p.id),
+			this.#conference.audioRanking,
+			this.#options.maxAudible + 1,
+		);
+		const bitrate = (producerId: string, layer: number) => {
+			const producer = sent.get(producerId);
+			return producer ? this.#bitrates.get(producer, layer) : 0;
+		};
+		const audioBitrate = [...audible].reduce((sum, id) => sum + bitrate(id, 0), 0);
+		let needed = audioBitrate;
+		for (const [producerId, layers] of demanded) for (const layer of layers.keys()) needed += bitrate(producerId, layer);
+		let crossing = demanded;
+		this.stats.shedBitrate = 0;
+		if (this.#options.maxBitrate !== undefined) {
+			const plan = planLinkBudget({ demand: demanded, bitrate, fixedBitrate: audioBitrate, maxBitrate: this.#options.maxBitrate });
+			crossing = plan.demand;
+			this.stats.shedBitrate = plan.shedBitrate;
+			const shedKey = plan.shed.join('; ');
+			if (shedKey !== this.#lastShed) {
+				this.#lastShed = shedKey;
+				if (plan.shed.length > 0 || plan.overCap) {
+					this.#logger.warn(
+						{ maxBitrate: this.#options.maxBitrate, neededBitrate: needed, shed: plan.shed, overCap: plan.overCap },
+						'federation link over its cap: shedding layers',
+					);
+				} else this.#logger.info({ maxBitrate: this.#options.maxBitrate }, 'federation link back under its cap: nothing shed');
+			}
+		}
+		this.stats.neededBitrate = needed;
+		const next = new Map<string, LayerDemand>();
+		for (const producer of videos) next.set(producer.id, crossing.get(producer.id) ?? new Map());
+		for (const producer of audios) next.set(producer.id, audible.has(producer.id) ? new Map([[0, 'focus']]) : new Map());
+		await Promise.all(
+			[...next].map(async ([producerId, layers]) => {
+				const before = this.#crossing.get(producerId);
+				const changed =
+					[...layers.keys()].filter((l) => !before?.has(l)).length + [...(before?.keys() ?? [])].filter((l) => !layers.has(l)).length;
+				this.stats.switches += changed;
+				await this.#relay.setLayers(producerId, layers);
+			}),
+		);
+		this.#crossing = next;
+		this.#countCrossing(videos, audios);
+	}
+
+	#countCrossing(videos: ms.Producer[], audios: ms.Producer[]): void {
+		const byLayer = new Map<number, number>();
+		let heldBack = 0;
+		for (const producer of videos) {
+			const layers = this.#crossing.get(producer.id);
+			if (!layers || layers.size === 0) heldBack++;
+			for (const layer of layers?.keys() ?? []) byLayer.set(layer, (byLayer.get(layer) ?? 0) + 1);
+		}
+		this.stats.relayedVideoLayers = byLayer;
+		this.stats.heldBack = heldBack;
+		this.stats.relayedAudio = audios.filter((p) => (this.#crossing.get(p.id)?.size ?? 0) > 0).length;
+	}
+
+	async #poll(): Promise<void> {
+		if (this.#closed) return;
+		const now = Date.now();
+		for (const [key, askedAt] of this.#awaitingFirstFrame) {
+			if (now - askedAt > FIRST_FRAME_TIMEOUT_MS) {
+				this.#awaitingFirstFrame.delete(key);
+				this.stats.firstFrameTimeouts++;
+			}
+		}
+		const sent = this.#relay.sentProducerIds.flatMap((id) => this.#conference.getProducer(id) ?? []);
+		await this.#bitrates.refresh(sent);
+		// Bitrates moved: the cap may need more (or less) shedding, and the needed figure follows.
+		this.#applyOut();
+	}
+}
