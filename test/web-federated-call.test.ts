@@ -55,13 +55,16 @@ test.before(async () => {
 		const trustBundlePem = [...cas.values()].map((ca) => ca.certificatePem).join('\n');
 		await Promise.all(
 			(['a.test', 'b.test'] as const).map(async (domain, i) => {
+				const partner = domain === 'a.test' ? 'b.test' : 'a.test';
 				const sft = await SftProcess.start({
 					hosts: h,
 					host: h.host(i),
 					domain,
 					ca: cas.get(domain) as IssuedCredentials,
 					trustBundlePem,
-					allowList: [domain === 'a.test' ? 'b.test' : 'a.test'],
+					allowList: [partner],
+					// Static peers: an SFT dials only configured endpoints (or DNS SRV), never a client's descriptor.
+					peers: { [partner]: { host: h.host(i === 0 ? 1 : 0).address, port: 9443 } },
 					tokenSecret: TOKEN_SECRET,
 					dir,
 				});
