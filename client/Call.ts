@@ -27,6 +27,15 @@ export interface JoinOptions {
 	receive?: boolean;
 }
 
+/** What a call needs of its SFT connection. */
+export interface CallSession {
+	signalling: SignallingChannel;
+	/** Loaded with the SFT's RTP capabilities. */
+	device: MediaDevice;
+	capabilities: Capabilities;
+	token: string | undefined;
+}
+
 export interface PublishOptions {
 	/** Start paused (muted). */
 	muted?: boolean;
@@ -132,34 +141,21 @@ export class Call extends Emitter<CallEvents> {
 	#manualView: ViewTile[] | string[] | undefined;
 	#lastView = '';
 
-	private constructor(
-		signalling: SignallingChannel,
-		device: MediaDevice,
-		capabilities: Capabilities,
-		token: string | undefined,
-		conferenceId: string,
-		options: JoinOptions,
-	) {
+	private constructor(session: CallSession, conferenceId: string, options: JoinOptions) {
 		super();
-		this.#signalling = signalling;
-		this.#device = device;
-		this.#capabilities = capabilities;
-		this.#token = token;
+		this.#signalling = session.signalling;
+		this.#device = session.device;
+		this.#capabilities = session.capabilities;
+		this.#token = session.token;
 		this.conferenceId = conferenceId;
 		this.#options = options;
 		this.#descriptor = options.descriptor;
 	}
 
 	/** Joins (used by SftClient.join). */
-	static async join(
-		signalling: SignallingChannel,
-		device: MediaDevice,
-		capabilities: Capabilities,
-		token: string | undefined,
-		conferenceId: string,
-		options: JoinOptions,
-	): Promise<Call> {
-		const call = new Call(signalling, device, capabilities, token, conferenceId, options);
+	static async join(session: CallSession, conferenceId: string, options: JoinOptions): Promise<Call> {
+		const { signalling } = session;
+		const call = new Call(session, conferenceId, options);
 		call.#unsubscribe.push(
 			signalling.on('event', (name, payload) => call.#onEvent(name as SftEventName, payload)),
 			signalling.on('disconnected', (reason, willReconnect) => call.#onDisconnected(reason, willReconnect)),

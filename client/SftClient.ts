@@ -40,7 +40,8 @@ export class SftClient {
 
 	/** Joins a conference of this SFT, or (with a descriptor) one anchored at another domain through this SFT. */
 	join(conferenceId: string, options: JoinOptions = {}): Promise<Call> {
-		return Call.join(this.signalling, this.device, this.capabilities, this.#token, conferenceId, options);
+		const session = { signalling: this.signalling, device: this.device, capabilities: this.capabilities, token: this.#token };
+		return Call.join(session, conferenceId, options);
 	}
 
 	/** Closes the connection (a joined call ends with it). */

@@ -4,11 +4,8 @@
 // structures left opaque (mediasoup-client checks them).
 import type { z } from 'zod';
 import type {
-	FederationLinkInfo,
-	MediaSource,
 	ParticipantInfo,
 	ProducerInfo,
-	RecommendedEncodingInfo,
 	RequestMethod,
 	requestSchemas,
 	ServerEvents,
@@ -16,17 +13,8 @@ import type {
 } from '../signalling/client/protocol.ts';
 import type { ConferenceDescriptor } from '../signalling/federation/relay/linkMessages.ts';
 
-export type {
-	ConferenceDescriptor,
-	FederationLinkInfo,
-	MediaSource,
-	ParticipantInfo,
-	ProducerInfo,
-	RecommendedEncodingInfo,
-	RequestMethod,
-	ServerEvents,
-	SimulcastProfiles,
-};
+export type { FederationLinkInfo, MediaSource, RecommendedEncodingInfo } from '../signalling/client/protocol.ts';
+export type { ConferenceDescriptor, ParticipantInfo, ProducerInfo, RequestMethod, ServerEvents, SimulcastProfiles };
 
 /** Request payloads as a client writes them (defaults may be left out). */
 export type RequestInput<M extends RequestMethod> = z.input<(typeof requestSchemas)[M]>;

@@ -47,7 +47,7 @@ async function start(caps: Capabilities = simulcastCaps) {
 	const device = new FakeDevice();
 	let joins = 0;
 	signalling.handle('join', () => joinReply(`me-${++joins}`));
-	const call = await Call.join(signalling, device, caps, 'the-token', 'standup', { displayName: 'Me' });
+	const call = await Call.join({ signalling, device, capabilities: caps, token: 'the-token' }, 'standup', { displayName: 'Me' });
 	const tracks: RemoteTrack[] = [];
 	call.on('trackAdded', (t) => tracks.push(t));
 	await settle();

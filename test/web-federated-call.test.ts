@@ -4,7 +4,7 @@
 // on a.test's page and bob on b.test's. Everything is done through the page:
 // form fields, clicks, and what the page shows (the debug overlay's figures
 // come from getStats). Screenshots of both windows go to test-artifacts/.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -14,7 +14,8 @@ import { describeError } from '../client/messages.ts';
 import { buildWebApp } from '../scripts/build-web.ts';
 import { type BrowserHandle, browserTestUnavailable, launchChromiumIn, makeWorkDir, pollUntil } from './support/browserCaller.ts';
 import { NetnsHosts } from './support/netnsHosts.ts';
-import { SftProcess } from './support/sftProcess.ts';
+import { SftProcess, stopSfts } from './support/sftProcess.ts';
+import { step as declareStep } from './support/steps.ts';
 import { type TileReading, WebAppPage } from './support/webAppPage.ts';
 
 const TOKEN_SECRET = 'web-federated-call-secret-0123456789';
@@ -88,13 +89,7 @@ test.before(async () => {
 test.after(async () => {
 	for (const page of [alice, bob]) await page?.close();
 	await chromium?.close();
-	await Promise.all([...sfts.values()].map((s) => s.stop()));
-	if (failed) {
-		for (const s of sfts.values()) s.saveLog();
-		console.log(`  SFT logs kept in ${dir}`);
-	} else {
-		rmSync(dir, { recursive: true, force: true });
-	}
+	await stopSfts(sfts.values(), dir, failed);
 	await work?.remove();
 	hosts?.destroy();
 	console.log(`  web-federated-call: ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
@@ -123,24 +118,13 @@ async function context(): Promise<string> {
 	return parts.join(' ');
 }
 
+/** A test that prints the SFTs' logs when it fails, and is skipped without Chromium or network namespaces. */
 function step(name: string, body: () => Promise<void>): void {
-	if (unavailable) {
-		test.skip(`${name} (skipped: ${unavailable})`);
-		return;
-	}
-	test(name, async () => {
-		if (setupError) throw setupError;
-		const t0 = Date.now();
-		try {
-			await body();
-		} catch (error) {
-			failed = true;
-			for (const s of sfts.values()) console.error(`--- ${s.domain} SFT, last lines ---\n${s.logTail(15)}`);
-			throw error;
-		} finally {
-			console.log(`  ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-		}
-	});
+	const onFailure = () => {
+		failed = true;
+		for (const s of sfts.values()) console.error(`--- ${s.domain} SFT, last lines ---\n${s.logTail(15)}`);
+	};
+	declareStep(test, { unavailable, setupError: () => setupError, onFailure }, name, body);
 }
 
 const remote = (tiles: TileReading[], name: string) => tiles.find((t) => !t.local && t.name === name);

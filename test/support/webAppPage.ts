@@ -3,6 +3,7 @@
 // see in the debug overlay (from getStats) are read from the tile's data
 // attributes; decoded sizes from the <video> element.
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { openPage } from './browserCaller.ts';
 
 export interface JoinForm {
 	name: string;
@@ -40,33 +41,21 @@ export class WebAppPage {
 	readonly page: Page;
 	readonly #context: BrowserContext;
 	/** Uncaught errors and console errors in the page. */
-	readonly problems: string[] = [];
+	readonly problems: string[];
 
-	private constructor(name: string, context: BrowserContext, page: Page) {
+	private constructor(name: string, context: BrowserContext, page: Page, problems: string[]) {
 		this.name = name;
 		this.#context = context;
 		this.page = page;
-		page.on('pageerror', (error) => this.problems.push(`pageerror: ${error.message}`));
-		page.on('console', (message) => {
-			if (message.type() === 'error') this.problems.push(`console: ${message.text()}`);
-		});
-		page.on('crash', () => this.problems.push('page crashed'));
+		this.problems = problems;
 	}
 
 	/** A new window (its own browser context) on `url`, with camera and microphone allowed. */
 	static async open(browser: Browser, url: string, name: string, viewport = { width: 1280, height: 800 }): Promise<WebAppPage> {
-		const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
-		const page = await context.newPage();
-		const app = new WebAppPage(name, context, page);
-		try {
-			await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
-		} catch (error) {
-			// A network change right after launch aborts the first navigation.
-			if (!/ERR_NETWORK_CHANGED/.test((error as Error).message)) throw error;
-			await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
-		}
+		const problems: string[] = [];
+		const { context, page } = await openPage(browser, url, problems, { viewport, consoleTypes: ['error'] });
 		await page.locator('#join-form').waitFor({ timeout: 15_000 });
-		return app;
+		return new WebAppPage(name, context, page, problems);
 	}
 
 	async fillJoinForm(form: JoinForm): Promise<void> {
