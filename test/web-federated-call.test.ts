@@ -245,6 +245,28 @@ step('pinning alice’s tile on bob’s page raises its decoded width (to the 12
 	assert.ok((pinned?.frameWidth ?? 0) > tile.frameWidth);
 });
 
+step('alice shares her screen: bob gets a screen tile from a.test', async () => {
+	const { alice, bob } = pages();
+	await alice.click('#screen-button');
+	const screen = await pollUntil(
+		async () => (await bob.tiles()).find((t) => t.key.startsWith('screen:')),
+		(t) => t !== undefined && t.videoWidth > 0,
+		"alice's screen share at bob",
+		MEDIA_TIMEOUT_MS,
+		context,
+	);
+	assert.equal([screen?.badge, screen?.badgeForeign], ['a.test', true]);
+	assert.match(screen?.name ?? '', /Alice: screen/);
+	await alice.click('#screen-button');
+	await pollUntil(
+		async () => (await bob.tiles()).some((t) => t.key.startsWith('screen:')),
+		(shown) => !shown,
+		'the screen tile to go when alice stops sharing',
+		15_000,
+		context,
+	);
+});
+
 step('layout at 1280×800 and 390×844: screenshots of both windows; tiles visible, nothing overflows, controls reachable', async () => {
 	const { alice, bob } = pages();
 	for (const [width, height] of [
@@ -312,6 +334,39 @@ step('bob leaves: his tile disappears from alice’s window', async () => {
 	);
 	assert.is((await alice.tiles()).length, 1);
 	for (const page of [alice, bob]) assert.equal(page.problems, [], `${page.name}: no errors in the page`);
+});
+
+step('bob joins again; when b.test’s SFT dies alice’s header shows the link down and bob’s page says it is reconnecting', async () => {
+	const { alice, bob } = pages();
+	await bob.click('#rejoin-button');
+	// The form kept his name, token and invite.
+	await bob.click('#join-button');
+	await bob.page.locator('#call-screen').waitFor({ state: 'visible', timeout: 30_000 });
+	await pollUntil(
+		() => alice.header(),
+		(h) => h.links.some((l) => l.domain === 'b.test' && l.up === 'true'),
+		"alice's link to b.test up again",
+		15_000,
+		context,
+	);
+	sft('b.test').kill('SIGKILL');
+	const down = await pollUntil(
+		() => alice.header(),
+		(h) => h.links.some((l) => l.domain === 'b.test' && l.up === 'false'),
+		"alice's header to show the link to b.test down",
+		10_000,
+		context,
+	);
+	assert.match(down.text, /link b\.test down/);
+	await pollUntil(
+		async () => remote(await alice.tiles(), 'Bob'),
+		(t) => t === undefined,
+		"bob's tile to leave alice's window with his SFT",
+		10_000,
+		context,
+	);
+	assert.match((await bob.page.textContent('#connection-state')) ?? '', /Reconnecting/);
+	assert.ok(await bob.page.isVisible('#connection-state'), 'bob sees that he is reconnecting');
 });
 
 test.run();
