@@ -2,6 +2,7 @@ import type { types as ms } from 'mediasoup';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { CumulativeCounter } from '../../../sft/CumulativeCounter.ts';
 import { getOrInsert } from '../../../sft/getOrInsert.ts';
+import { DemandMetrics } from './demandMetrics.ts';
 import type { FederationHub } from './FederationHub.ts';
 
 type Labels = 'remote_domain' | 'direction' | 'kind';
@@ -44,6 +45,7 @@ export class LinkMetrics {
 	readonly #lossRatio: Gauge<Labels>;
 	readonly #rtt: Gauge<Labels>;
 	readonly #streams: Gauge<Labels>;
+	readonly #demand: DemandMetrics;
 	/** Latest round-trip time per partner, for clients' link indicators. */
 	readonly #rttMs = new Map<string, number>();
 	readonly #timer: NodeJS.Timeout;
@@ -107,6 +109,7 @@ export class LinkMetrics {
 			registers,
 		});
 		hub.on('reattached', (domain) => reconnects.inc({ remote_domain: domain }));
+		this.#demand = new DemandMetrics(registry);
 		const refusals = new Counter({
 			name: 'sft_federation_message_refusals_total',
 			help: 'Conference messages from partners refused (malformed, forged or over a limit), by error code',
@@ -145,13 +148,17 @@ export class LinkMetrics {
 					}
 					const outgoing = relay.sentConsumers;
 					const incoming = relay.receivedProducers;
-					sample.tx.streams += outgoing.length;
+					sample.tx.streams += link.demand.stats.crossingStreams;
 					sample.rx.streams += incoming.length;
 					await Promise.all([
 						...outgoing.map(async (c) => this.#observeStream(c.id, remote_domain, 'tx', await c.getStats().catch(() => []), sample.tx)),
 						...incoming.map(async (p) => this.#observeStream(p.id, remote_domain, 'rx', await p.getStats().catch(() => []), sample.rx)),
 					]);
 				}),
+			);
+			this.#demand.observe(
+				this.#hub.links,
+				this.#hub.channelStates.map((c) => c.domain),
 			);
 			for (const [remote_domain, { tx, rx }] of perDomain) {
 				for (const [direction, s] of [
