@@ -7,7 +7,9 @@ import { ClientServer } from './client/ClientServer.ts';
 import type { HttpHandler } from './client/clientHttp.ts';
 import { createClientMetrics } from './client/clientMetrics.ts';
 import { loadClientTls } from './client/clientTls.ts';
-import { resolveTokenSecret } from './client/tokenSecret.ts';
+import { FederationLinkWatch } from './client/FederationLinkWatch.ts';
+import { resolveTokenSecret, type TokenSecret } from './client/tokenSecret.ts';
+import { type DevTokenMode, webAppHandler } from './client/webApp.ts';
 import { resolveWorkerCount, type SftConfig } from './config.ts';
 import { FederationHub } from './federation/relay/FederationHub.ts';
 import { LinkMetrics } from './federation/relay/LinkMetrics.ts';
@@ -33,6 +35,7 @@ export class SftServer {
 	readonly federation: Federation | undefined;
 	readonly hub: FederationHub | undefined;
 	readonly linkMetrics: LinkMetrics | undefined;
+	readonly #linkWatch: FederationLinkWatch | undefined;
 	readonly selfSignedCert: string | undefined;
 	/** HMAC secret of client access tokens (configured, or generated in signalling.tokenSecretFile). */
 	readonly tokenSecret: string;
@@ -49,6 +52,7 @@ export class SftServer {
 		federation: Federation | undefined;
 		hub: FederationHub | undefined;
 		linkMetrics: LinkMetrics | undefined;
+		linkWatch: FederationLinkWatch | undefined;
 		selfSignedCert: string | undefined;
 		tokenSecret: string;
 		logger: Logger;
@@ -61,6 +65,7 @@ export class SftServer {
 		this.federation = parts.federation;
 		this.hub = parts.hub;
 		this.linkMetrics = parts.linkMetrics;
+		this.#linkWatch = parts.linkWatch;
 		this.selfSignedCert = parts.selfSignedCert;
 		this.tokenSecret = parts.tokenSecret;
 		this.#logger = parts.logger;
@@ -99,6 +104,7 @@ export class SftServer {
 		let federation: Federation | undefined;
 		let hub: FederationHub | undefined;
 		let linkMetrics: LinkMetrics | undefined;
+		let linkWatch: FederationLinkWatch | undefined;
 		let clients: ClientServer | undefined;
 		let metricsServer: MetricsServer | undefined;
 		try {
@@ -126,8 +132,10 @@ export class SftServer {
 					logger.child({ component: 'federated-conferences' }),
 				);
 				linkMetrics = new LinkMetrics(hub, registry, config.metrics.statsIntervalMs);
+				linkWatch = new FederationLinkWatch(hub, linkMetrics);
 			}
 			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
+			const webApp = signalling.webApp ? startWebApp(signalling, token, logger.child({ component: 'web-app' })) : undefined;
 			clients = await startupStep('signalling.listen', () =>
 				ClientServer.listen(
 					sft,
@@ -137,7 +145,7 @@ export class SftServer {
 						tls,
 						http: signalling.http,
 						corsOrigins: signalling.corsOrigins,
-						httpHandler: hooks.httpHandler,
+						httpHandler: firstHandler(hooks.httpHandler, webApp),
 						tokenSecret: token.secret,
 						requireToken: signalling.requireToken,
 						maxTokenLifetimeSeconds: signalling.maxTokenLifetimeSeconds,
@@ -146,6 +154,7 @@ export class SftServer {
 						plainDestinations: signalling.plainDestinations,
 						metrics: createClientMetrics(registry),
 						hub,
+						links: linkWatch,
 					},
 					logger.child({ component: 'signalling' }),
 				),
@@ -162,6 +171,7 @@ export class SftServer {
 				federation,
 				hub,
 				linkMetrics,
+				linkWatch,
 				selfSignedCert: tls.selfSigned ? tls.cert : undefined,
 				tokenSecret: token.secret,
 				logger,
@@ -169,6 +179,7 @@ export class SftServer {
 		} catch (error) {
 			await clients?.close();
 			await metricsServer?.close();
+			linkWatch?.close();
 			linkMetrics?.close();
 			hub?.close();
 			await federation?.close();
@@ -198,11 +209,46 @@ export class SftServer {
 		this.sft.close();
 		await this.clients.close();
 		await this.metricsServer.close();
+		this.#linkWatch?.close();
 		this.linkMetrics?.close();
 		this.hub?.close();
 		await this.federation?.close();
 		this.#metrics.close();
 	}
+}
+
+/** Where `npm run build:web` puts the web app. */
+const WEB_APP_DIR = new URL('../client/web/dist', import.meta.url).pathname;
+
+/**
+ * The web app at `/`. Development tokens (`auto`) go to this machine only
+ * while the token secret is not the operator's: generated at first start.
+ */
+function startWebApp(signalling: SftConfig['signalling'], token: TokenSecret, logger: Logger): HttpHandler {
+	const devTokens: DevTokenMode = signalling.devTokens === 'auto' ? (token.source === 'config' ? 'off' : 'loopback') : signalling.devTokens;
+	if (devTokens === 'anyone-unsafe') {
+		logger.warn(
+			{ key: 'signalling.devTokens' },
+			'UNSAFE: signalling.devTokens is anyone-unsafe: every machine that reaches the client port can get a token for any conference. Development only.',
+		);
+	}
+	return webAppHandler({
+		distDir: WEB_APP_DIR,
+		devTokens,
+		tokenSecret: token.secret,
+		maxTokenLifetimeSeconds: signalling.maxTokenLifetimeSeconds,
+		logger,
+	});
+}
+
+/** Tries each handler in turn. */
+function firstHandler(...handlers: (HttpHandler | undefined)[]): HttpHandler | undefined {
+	const present = handlers.filter((h): h is HttpHandler => h !== undefined);
+	if (present.length <= 1) return present[0];
+	return async (request, response) => {
+		for (const handle of present) if (await handle(request, response)) return true;
+		return false;
+	};
 }
 
 /** Which media key a worker start-up failure is about: the port when it is taken, else the address. */

@@ -12,9 +12,11 @@ import { type AccessClaims, verifyAccessToken } from './accessToken.ts';
 import { type ClientLimits, ClientQuota } from './clientLimits.ts';
 import type { ClientMetrics } from './clientMetrics.ts';
 import { SignallingError, toErrorBody } from './errors.ts';
+import type { FederationLinkWatch } from './FederationLinkWatch.ts';
 import {
 	isRequestMethod,
 	MAX_PAYLOAD_BYTES,
+	type ParticipantInfo,
 	type ProducerInfo,
 	type RequestMethod,
 	type RequestPayload,
@@ -29,6 +31,8 @@ export interface ClientSessionOptions {
 	tokenSecret: string;
 	/** Federated conferencing; absent when federation is disabled. */
 	hub?: FederationHub | undefined;
+	/** Link states of federated conferences (with `hub`). */
+	links?: FederationLinkWatch | undefined;
 	/** Lets tests and operators run without tokens on a private machine. */
 	requireToken: boolean;
 	maxTokenLifetimeSeconds: number;
@@ -214,12 +218,18 @@ export class ClientSession {
 			throw new SignallingError('not_joined', 'the connection closed during join');
 		}
 		this.#logger.info({ conference: conference.id, participant: participant.id, user: claims.user }, 'joined');
+		// After the join acknowledgement, which is sent when this returns.
+		setImmediate(() => {
+			if (this.#participant === participant) this.#notify('federationLinks', { links: this.#options.links?.linksOf(conference.id) ?? [] });
+		});
+		const info = (p: Participant) => participantInfo(p, hub?.domain);
 		return {
 			participantId: participant.id,
 			conferenceId: conference.id,
+			domain: hub?.domain,
 			descriptor: hub?.descriptorOf(conference),
 			rtpCapabilities: conference.rtpCapabilities,
-			participants: conference.participants.filter((x) => x !== participant).map(participantInfo),
+			participants: conference.participants.filter((x) => x !== participant).map(info),
 			producers: conference.participants.filter((x) => x !== participant).flatMap((x) => x.producers.map((pr) => producerInfo(x, pr))),
 		};
 	}
@@ -231,10 +241,17 @@ export class ClientSession {
 		return {};
 	}
 
+	#notify<E extends keyof ServerEvents>(event: E, payload: ServerEvents[E]): void {
+		this.#socket.emit(event, payload);
+	}
+
 	#subscribe(conference: Conference, self: Participant): void {
-		const notify = <E extends keyof ServerEvents>(event: E, payload: ServerEvents[E]) => this.#socket.emit(event, payload);
+		const notify = this.#notify.bind(this);
 		const others = (p: Participant) => p !== self;
-		this.#unsubscribe.push(conference.subscribe('participantJoined', (p) => others(p) && notify('participantJoined', participantInfo(p))));
+		const domain = this.#options.hub?.domain;
+		this.#unsubscribe.push(
+			conference.subscribe('participantJoined', (p) => others(p) && notify('participantJoined', participantInfo(p, domain))),
+		);
 		this.#unsubscribe.push(conference.subscribe('participantLeft', (p) => others(p) && notify('participantLeft', { participantId: p.id })));
 		this.#unsubscribe.push(
 			conference.subscribe('producerAdded', (p, producer) => others(p) && notify('producerAdded', producerInfo(p, producer))),
@@ -254,6 +271,8 @@ export class ClientSession {
 				this.#detach();
 			}),
 		);
+		const links = this.#options.links;
+		if (links) this.#unsubscribe.push(links.subscribe(conference, (list) => notify('federationLinks', { links: list })));
 		this.#unsubscribe.push(
 			self.subscribe('consumerClosed', (consumerId, producerId) => notify('consumerClosed', { consumerId, producerId })),
 		);
@@ -306,8 +325,10 @@ function unmapped(address: string): string {
 	return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 }
 
-function participantInfo(p: Participant) {
-	return { participantId: p.id, userId: p.userId, displayName: p.displayName };
+/** `ownDomain`: this SFT's federation domain, the home of its local participants. */
+function participantInfo(p: Participant, ownDomain: string | undefined): ParticipantInfo {
+	const domain = p.homeDomain ?? ownDomain;
+	return { participantId: p.id, userId: p.userId, displayName: p.displayName, ...(domain ? { domain } : {}) };
 }
 
 function producerInfo(p: Participant, producer: ms.Producer): ProducerInfo {

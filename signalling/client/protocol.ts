@@ -103,6 +103,16 @@ export interface ParticipantInfo {
 	participantId: string;
 	userId: string;
 	displayName: string;
+	/** The participant's home domain (the SFT its client is connected to); absent when this SFT does not federate. */
+	domain?: string;
+}
+
+/** One link of a federated conference between this SFT and a partner SFT. */
+export interface FederationLinkInfo {
+	domain: string;
+	up: boolean;
+	/** Round-trip time over the link, when media has measured it. */
+	rttMs?: number;
 }
 
 export interface ProducerInfo {
@@ -147,6 +157,8 @@ export interface ServerEvents {
 	encodingsNeeded: { producerId: string; active: boolean[] };
 	activeSpeakers: { speakers: { participantId: string; producerId: string; volume: number }[] };
 	conferenceEnded: { reason: string };
+	/** The conference's links to other domains' SFTs: sent after join and on every change. */
+	federationLinks: { links: FederationLinkInfo[] };
 }
 
 /** Largest request payload accepted, serialized as JSON. */

@@ -38,9 +38,16 @@ export interface FederationHubOptions {
 type FederationHubEvents = {
 	/** A lost link to an anchor came back (counted as a reconnect). */
 	reattached: [anchorDomain: string];
+	/**
+	 * A conference's link to a partner SFT is up, was lost (the partner became
+	 * unreachable), or was closed on purpose (detach, conference over, re-homing).
+	 */
+	conferenceLink: [conferenceId: string, domain: string, state: ConferenceLinkState];
 	/** A partner's message was refused with `code` (malformed, forged or over a limit). */
 	messageRefused: [domain: string, code: string];
 };
+
+export type ConferenceLinkState = 'up' | 'lost' | 'closed';
 
 export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	readonly #sft: Sft;
@@ -157,16 +164,18 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 					await relay.connect(reply.endpoint);
 					link = candidate;
 				} else {
-					this.#unregister(candidate);
+					this.#unregister(candidate, false);
 					mode = reply.relayMode;
 				}
 			}
 		} catch (error) {
-			for (const stale of this.linksOf(conference.id)) if (stale.peerDomain === descriptor.anchorDomain) this.#unregister(stale);
+			// Never up, so nothing to announce (a lost link stays lost while we retry).
+			for (const stale of this.linksOf(conference.id)) if (stale.peerDomain === descriptor.anchorDomain) this.#unregister(stale, false);
 			throw error;
 		}
 		if (!link) throw new RelayError('federation_unavailable', `${descriptor.anchorDomain} did not agree on a relay mode`);
 		link.start();
+		this.emit('conferenceLink', conference.id, link.peerDomain, 'up');
 		this.#logger.info({ conference: conference.id, anchor: descriptor.anchorDomain }, 'attached to anchor');
 	}
 
@@ -262,6 +271,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		this.#links.delete(domain);
 		for (const link of links) {
 			link.close();
+			this.emit('conferenceLink', link.conference.id, domain, 'lost');
 			if (link.conference.role === 'federated' && !link.conference.closed) void this.#reattach(link.conference);
 		}
 		this.#logger.warn({ peer: domain }, 'federation link lost');
@@ -320,6 +330,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		this.#offConferenceClosed.set(link, off);
 		// Offer our side once the partner has our endpoint (it connects on this reply).
 		setImmediate(() => link.start());
+		this.emit('conferenceLink', conference.id, channel.domain, 'up');
 		this.#logger.info({ conference: conference.id, peer: channel.domain }, 'federated SFT attached');
 		return { relayMode: mode, endpoint: relay.localEndpoint };
 	}
@@ -336,12 +347,14 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		return link;
 	}
 
-	#unregister(link: ConferenceLink): void {
+	#unregister(link: ConferenceLink, announce = true): void {
 		link.close();
 		this.#offConferenceClosed.get(link)?.();
 		this.#offConferenceClosed.delete(link);
 		const byConference = this.#links.get(link.peerDomain);
-		if (byConference?.get(link.conference.id) === link) byConference.delete(link.conference.id);
+		if (byConference?.get(link.conference.id) !== link) return;
+		byConference.delete(link.conference.id);
+		if (announce) this.emit('conferenceLink', link.conference.id, link.peerDomain, 'closed');
 	}
 }
 
