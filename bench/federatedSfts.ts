@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createCertificateAuthority, issueSftCertificate } from '../certs/index.ts';
+import type { RelayMode } from '../sft/MediaRelay.ts';
 import { parseConfig } from '../signalling/config.ts';
 import { SftServer } from '../signalling/SftServer.ts';
 
@@ -28,6 +29,8 @@ export interface FederatedSftsOptions {
 	/** First port of domain 0; random in 46000-48999 when omitted. */
 	basePort?: number | undefined;
 	logLevel?: string;
+	/** federation.relayMode of every SFT (default full). */
+	relayMode?: RelayMode;
 }
 
 export class FederatedSfts {
@@ -88,6 +91,7 @@ export class FederatedSfts {
 						keyFile,
 						trustBundleFile: bundle,
 						allowList: options.domains.filter((d) => d !== domain),
+						relayMode: options.relayMode ?? 'full',
 						peers: Object.fromEntries(
 							options.domains.filter((d) => d !== domain).map((d) => [d, { host: options.listenIp, port: federationPort(d) }]),
 						),

@@ -12,10 +12,13 @@ export type { SelectionInput } from './Subscriptions.ts';
 export type Direction = 'send' | 'recv';
 
 /**
- * A sender is asked for a key frame at most this often, so N viewers joining
- * (locally or through federation links) do not cost N key frames.
+ * A sender is asked for a key frame at most this often per layer, so N
+ * viewers joining or switching at once (locally or through federation links)
+ * do not cost N key frames. It also bounds how long a viewer may wait for
+ * its first frame after a view switch (a request inside the window waits for
+ * its end), which in demand-relay mode must stay well under 500 ms.
  */
-export const KEY_FRAME_REQUEST_DELAY_MS = 1000;
+export const KEY_FRAME_REQUEST_DELAY_MS = 300;
 
 export interface MediaLimits {
 	/** Videos a client may view at once. */
