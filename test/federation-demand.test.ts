@@ -5,6 +5,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PlainRtpClient } from '../bench/rtp/plainRtpClient.ts';
+import { withBandwidthFeedback } from '../bench/rtp/rtpCapabilities.ts';
+import { simulcastProfiles } from '../bench/rtp/videoProfiles.ts';
 import type { Conference } from '../sft/Conference.ts';
 import type { ConferenceLink } from '../signalling/federation/relay/ConferenceLink.ts';
 import { FederatedDomains } from './support/federatedDomains.ts';
@@ -152,6 +154,66 @@ test('only the speakers the loudest-N rule could make audible cross the link', a
 	for (let i = 0; i < 3; i++) loudAtB.push(await join(atB, 'b.test', `loud${i}`, { level: 2 + i }));
 	await until(() => link.demand?.stats.relayedAudio === 3, 8000, "a.test to relay only the three speakers b.test's loudest leave room for");
 	for (const speaker of [...speakers, ...loudAtB]) await speaker.stop();
+});
+
+test('simulcast over a demand link: a thumbnail-only remote audience pulls only the low layer, a pin pulls the high one; unwatched layers are not encoded', async () => {
+	const conference = await domains.server('a.test').sft.getOrCreateConference('layers');
+	const descriptor = domains.server('a.test').hub!.descriptorFor(conference);
+	const atB2 = await domains.server('b.test').hub!.joinWithDescriptor(descriptor);
+	const sender = await PlainRtpClient.join({
+		conference,
+		rtpCapabilities: withBandwidthFeedback(domains.server('a.test').sft.rtpCapabilities, 'none'),
+		name: 'wire-sender',
+		video: { profile: simulcastProfiles.wire, followEncodingHints: true },
+		receive: false,
+	});
+	clients.push(sender);
+	sender.startSending();
+	const viewer = await PlainRtpClient.join({
+		conference: atB2,
+		rtpCapabilities: withBandwidthFeedback(domains.server('b.test').sft.rtpCapabilities, 'none'),
+		name: 'remote-viewer',
+		receive: true,
+	});
+	clients.push(viewer);
+	const id = sender.video!.producer.id;
+	await until(() => viewer.remote(id) !== undefined, 8000, 'the remote viewer to consume the simulcast video');
+	await viewer.participant.setView([{ producerId: id, size: { width: 320, height: 180 } }]);
+	const link = linkTo('a.test', 'layers', 'b.test');
+	const perLayer = async () => {
+		const consumers = link.relay.sentConsumers.filter((c) => c.producerId === id);
+		return Promise.all(
+			consumers.map(
+				async (c) =>
+					((await c.getStats()) as { type: string; packetCount?: number }[]).find((st) => st.type === 'outbound-rtp')?.packetCount ?? 0,
+			),
+		);
+	};
+	// Each layer crosses once for about 1.6 s when the stream is first offered (sender reports for the far side); then only the needed one.
+	await sleep(3000);
+	const before = await perLayer();
+	await sleep(1500);
+	const after = await perLayer();
+	assert.is(after.length, 2, 'one link consumer per layer');
+	assert.ok((after[0] ?? 0) > (before[0] ?? 0) + 20, 'the low layer crosses for the thumbnail');
+	assert.is(after[1], before[1], 'the high layer does not cross while only a thumbnail watches');
+	const remote = viewer.remote(id)!;
+	assert.is(remote.currentLayer, 0, 'the remote viewer receives the low layer');
+	await until(() => sender.video!.senders[1]?.active === false, 5000, 'the sender to stop encoding the layer nobody in any domain watches');
+	assert.ok(sender.video!.senders[0]?.active, 'the low layer stays encoded');
+
+	await viewer.participant.setView([{ producerId: id, size: { width: 1280, height: 720 }, pinned: true }]);
+	await until(
+		() => sender.video!.senders[1]?.active === true,
+		2000,
+		'the sender to encode the high layer again once a remote viewer pins it',
+	);
+	await until(() => remote.currentLayer === 1, 3000, 'the pinned remote viewer to receive the high layer');
+	const pinned = await perLayer();
+	await sleep(1000);
+	assert.ok(((await perLayer())[1] ?? 0) > (pinned[1] ?? 0) + 20, 'the high layer crosses for the pin');
+	await sender.stop();
+	await viewer.stop();
 });
 
 test('a capped link sheds the thumbnail-only stream first and says so in its metrics', async () => {
