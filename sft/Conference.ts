@@ -7,6 +7,7 @@ import { type MediaLimits, Participant, type ParticipantContext, type Participan
 import { PipeRelay } from './PipeRelay.ts';
 import { layersOf, ownerOf, sourceOf } from './producerMeta.ts';
 import { type HintTarget, SenderHints } from './SenderHints.ts';
+import type { SocketBuffers } from './socketBuffers.ts';
 import { mergeRanking } from './streamSelection.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
@@ -26,6 +27,7 @@ export interface ConferenceOptions {
 	plainListenIp: string;
 	announcedAddress?: string | undefined;
 	initialOutgoingBitrate: number;
+	socketBuffers?: SocketBuffers | undefined;
 	/** Audio-level observer period and the dBov level under which a speaker counts as silent. */
 	audioLevelIntervalMs: number;
 	audioLevelThreshold: number;
@@ -160,6 +162,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 			announcedAddress: this.#options.announcedAddress,
 			limits: this.#options.limits,
 			initialOutgoingBitrate: this.#options.initialOutgoingBitrate,
+			socketBuffers: this.#options.socketBuffers,
 			findProducer: (producerId) => this.#producers.get(producerId),
 		};
 		const participant = new Participant(userId, displayName, rtpCapabilities, context, identity);

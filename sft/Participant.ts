@@ -3,6 +3,7 @@ import type { types as ms } from 'mediasoup';
 import type { Demand } from './demand.ts';
 import { MediaError } from './MediaError.ts';
 import { producerAppData } from './producerMeta.ts';
+import { bufferListenInfo, type SocketBuffers } from './socketBuffers.ts';
 import { type ConsumerLayers, type SelectionInput, Subscriptions } from './Subscriptions.ts';
 import type { MediaSource, Size, ViewTile } from './simulcast.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
@@ -33,6 +34,7 @@ export interface ParticipantContext {
 	announcedAddress?: string | undefined;
 	limits: MediaLimits;
 	initialOutgoingBitrate: number;
+	socketBuffers?: SocketBuffers | undefined;
 	/** A producer of the conference by id (local or relayed), for the layers a consumer of it can choose from. */
 	findProducer(producerId: string): ms.Producer | undefined;
 }
@@ -156,6 +158,7 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 				protocol: 'udp',
 				ip: this.#context.plainListenIp,
 				...(this.#context.announcedAddress ? { announcedAddress: this.#context.announcedAddress } : {}),
+				...bufferListenInfo(this.#context.socketBuffers),
 			},
 			rtcpMux: true,
 			comedia: direction === 'send',

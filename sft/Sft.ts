@@ -5,6 +5,7 @@ import { MediaError } from './MediaError.ts';
 import { mediaCodecs } from './mediaCodecs.ts';
 import { loadMediasoup } from './mediasoupLoader.ts';
 import type { MediaLimits } from './Participant.ts';
+import type { SocketBuffers } from './socketBuffers.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 import { WorkerPool } from './WorkerPool.ts';
 
@@ -20,6 +21,8 @@ export interface SftOptions {
 	initialOutgoingBitrate: number;
 	audioLevelIntervalMs: number;
 	audioLevelThreshold: number;
+	/** UDP buffer sizes of media sockets (WebRTC port, plain transports). */
+	socketBuffers?: SocketBuffers | undefined;
 }
 
 type SftEvents = {
@@ -106,6 +109,7 @@ export class Sft extends TypedEmitter<SftEvents> {
 			initialOutgoingBitrate: this.#options.initialOutgoingBitrate,
 			audioLevelIntervalMs: this.#options.audioLevelIntervalMs,
 			audioLevelThreshold: this.#options.audioLevelThreshold,
+			socketBuffers: this.#options.socketBuffers,
 		};
 		const conference = await Conference.create(this.pool.leastLoaded(), mediaCodecs, options);
 		this.#conferences.set(id, conference);
