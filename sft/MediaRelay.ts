@@ -1,7 +1,7 @@
 import type { types as ms } from 'mediasoup';
 import type { Demand } from './demand.ts';
-import type { SocketBuffers } from './socketBuffers.ts';
 import type { TileRank } from './simulcast.ts';
+import type { SocketBuffers } from './socketBuffers.ts';
 import type { TypedEmitter } from './TypedEmitter.ts';
 
 /** Where one side of a relay receives media, and the SRTP key it sends with. */

@@ -3,9 +3,9 @@ import type { types as ms } from 'mediasoup';
 import type { Demand } from './demand.ts';
 import { MediaError } from './MediaError.ts';
 import { producerAppData } from './producerMeta.ts';
-import { bufferListenInfo, type SocketBuffers } from './socketBuffers.ts';
 import { type ConsumerLayers, type SelectionInput, Subscriptions } from './Subscriptions.ts';
 import type { MediaSource, Size, ViewTile } from './simulcast.ts';
+import { bufferListenInfo, type SocketBuffers } from './socketBuffers.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
 export type { SelectionInput } from './Subscriptions.ts';

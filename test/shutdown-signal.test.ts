@@ -112,7 +112,10 @@ for (const [i, signal] of (['SIGINT', 'SIGTERM'] as const).entries()) {
 			await new Promise((r) => setTimeout(r, (DRAIN_SECONDS * 1000) / 2));
 			assert.ok(alive(sft.workerPids[0]!), 'the mediasoup worker survives the signal while the SFT drains');
 			assert.ok(peers[0]!.receivedFrom(producers[1]!) > before + 20, 'media keeps flowing during the drain');
-			assert.ok(peers.every((p) => p.signalling.received('conferenceEnded').length === 0), 'nobody is told the end early');
+			assert.ok(
+				peers.every((p) => p.signalling.received('conferenceEnded').length === 0),
+				'nobody is told the end early',
+			);
 
 			const code = await sft.exited;
 			assert.is(code, 0, 'the SFT exits 0 after draining');

@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import { createCertificateAuthority, issueSftCertificate } from '../../certs/index.ts';
 import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { parseConfig, type SftConfig } from '../../signalling/config.ts';
-import { SftServer } from '../../signalling/SftServer.ts';
+import { SftServer, type SftServerHooks } from '../../signalling/SftServer.ts';
+import { NetworkPath } from './networkPaths.ts';
 
 export const TOKEN_SECRET = 'federation-test-secret-0123456789';
 
@@ -17,6 +18,17 @@ export interface DomainSpec {
 	federation?: Record<string, unknown>;
 }
 
+export interface FederatedDomainsOptions {
+	/**
+	 * Put a NetworkPath between every pair of partners: federation links go
+	 * through TCP proxies and pipe media through impaired UDP wires, so tests
+	 * can add loss or black-hole a path.
+	 */
+	networkPaths?: boolean;
+	/** Extra `media` settings for every domain. */
+	media?: Record<string, unknown>;
+}
+
 /**
  * Several domains' SFTs in one process, each with its own CA and federation
  * certificate; every SFT trusts every CA, so the allow lists decide.
@@ -25,8 +37,11 @@ export class FederatedDomains {
 	readonly servers = new Map<string, SftServer>();
 	readonly configs = new Map<string, SftConfig>();
 	readonly #dir = mkdtempSync(join(tmpdir(), 'sft-fed-'));
+	readonly #paths = new Map<string, NetworkPath>();
+	/** Each domain's pipe port range, to tell whose a pipe endpoint is. */
+	readonly #pipeRanges = new Map<string, { min: number; max: number }>();
 
-	static async start(specs: DomainSpec[]): Promise<FederatedDomains> {
+	static async start(specs: DomainSpec[], options: FederatedDomainsOptions = {}): Promise<FederatedDomains> {
 		const domains = new FederatedDomains();
 		try {
 			const cas = new Map<string, { certificatePem: string; privateKeyPem: string }>();
@@ -38,6 +53,19 @@ export class FederatedDomains {
 			const firstPort = 42000 + Math.floor(Math.random() * 250) * block * specs.length;
 			const federationPorts = new Map(specs.map(({ domain }, i) => [domain, firstPort + i * block + block - 1]));
 			let basePort = firstPort;
+			const peerPorts = new Map<string, number>();
+			if (options.networkPaths) {
+				for (const { domain, allow } of specs) {
+					for (const partner of allow) {
+						const port = await domains.path(domain, partner).addDialler(domain, {
+							domain: partner,
+							host: '127.0.0.1',
+							port: federationPorts.get(partner)!,
+						});
+						peerPorts.set(`${domain}>${partner}`, port);
+					}
+				}
+			}
 			for (const { domain, allow, federation } of specs) {
 				const ca = cas.get(domain)!;
 				const issued = await issueSftCertificate({
@@ -60,6 +88,7 @@ export class FederatedDomains {
 						rtcMaxPort: basePort + 8,
 						pipeMinPort: basePort + 9,
 						pipeMaxPort: basePort + 17,
+						...options.media,
 					},
 					metrics: { listen: { ip: '127.0.0.1', port: 0 }, statsIntervalMs: 500 },
 					log: { level: process.env['SFT_TEST_LOG'] ?? 'silent' },
@@ -73,13 +102,25 @@ export class FederatedDomains {
 						trustBundleFile: bundle,
 						allowList: allow,
 						// Static partner entries, as without DNS; descriptor endpoints are not dialled.
-						peers: Object.fromEntries(allow.map((partner) => [partner, { host: '127.0.0.1', port: federationPorts.get(partner) }])),
+						peers: Object.fromEntries(
+							allow.map((partner) => [
+								partner,
+								{ host: '127.0.0.1', port: peerPorts.get(`${domain}>${partner}`) ?? federationPorts.get(partner) },
+							]),
+						),
 						...federation,
 					},
 				});
+				domains.#pipeRanges.set(domain, { min: basePort + 9, max: basePort + 17 });
 				basePort += block;
 				domains.configs.set(domain, config);
-				domains.servers.set(domain, await SftServer.start(config, pino({ level: config.log.level })));
+				const hooks: SftServerHooks = options.networkPaths
+					? {
+							remoteEndpointHook: (local, remote) =>
+								domains.path(domains.#pipeOwner(local.port), domains.#pipeOwner(remote.port)).route(local, remote),
+						}
+					: {};
+				domains.servers.set(domain, await SftServer.start(config, pino({ level: config.log.level }), hooks));
 			}
 			return domains;
 		} catch (error) {
@@ -94,6 +135,23 @@ export class FederatedDomains {
 		return server;
 	}
 
+	/** The network between two domains (with `networkPaths`). */
+	path(a: string, b: string): NetworkPath {
+		const pair = [a, b].sort() as [string, string];
+		const key = pair.join('|');
+		let path = this.#paths.get(key);
+		if (!path) {
+			path = new NetworkPath(pair, this.#paths.size * 1000 + 1);
+			this.#paths.set(key, path);
+		}
+		return path;
+	}
+
+	#pipeOwner(port: number): string {
+		for (const [domain, range] of this.#pipeRanges) if (port >= range.min && port <= range.max) return domain;
+		throw new Error(`no domain owns pipe port ${port}`);
+	}
+
 	url(domain: string): string {
 		return `https://127.0.0.1:${this.server(domain).clients.port}`;
 	}
@@ -105,6 +163,7 @@ export class FederatedDomains {
 
 	async close(): Promise<void> {
 		for (const server of this.servers.values()) await server.close().catch(() => undefined);
+		for (const path of this.#paths.values()) await path.close();
 		rmSync(this.#dir, { recursive: true, force: true });
 	}
 }
