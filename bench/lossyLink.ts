@@ -1,3 +1,4 @@
+import type { ConferenceLink } from '../signalling/federation/relay/ConferenceLink.ts';
 import { FederatedDomains } from '../test/support/federatedDomains.ts';
 import type { Impairment } from './net/impairment.ts';
 import { PlainRtpClient } from './rtp/plainRtpClient.ts';
@@ -45,6 +46,7 @@ export async function measureLossyLink(options: LossyLinkOptions): Promise<Lossy
 	try {
 		const a = domains.server('a.loss');
 		const b = domains.server('b.loss');
+		if (!a.hub || !b.hub) throw new Error('federation is off');
 		const path = domains.path('a.loss', 'b.loss');
 		await path.impair(options.impairment);
 		const anchor = await a.sft.getOrCreateConference('lossy');
@@ -57,37 +59,40 @@ export async function measureLossyLink(options: LossyLinkOptions): Promise<Lossy
 			receive: false,
 		});
 		clients.push(sender);
-		const share = await b.hub!.joinWithDescriptor(a.hub!.descriptorFor(anchor));
+		const share = await b.hub.joinWithDescriptor(a.hub.descriptorFor(anchor));
 		const receiver = await PlainRtpClient.join({ conference: share, rtpCapabilities: b.sft.rtpCapabilities, name: 'receiver' });
 		clients.push(receiver);
+		const locals = { audio: sender.audio, video: sender.video };
+		if (!locals.audio || !locals.video) throw new Error('the sender publishes audio and video');
+		const measured = [locals.audio, locals.video];
 		sender.startSending();
-		const streams = () => [sender.audio!, sender.video!].map((local) => receiver.remote(local.producer.id));
 		const deadline = Date.now() + 10_000;
-		while (!streams().every((s) => s && s.counter.unique > 0)) {
+		while (!measured.every((local) => (receiver.remote(local.producer.id)?.counter.unique ?? 0) > 0)) {
 			if (Date.now() > deadline) throw new Error('media did not reach the receiver across the link');
 			await sleep(50);
 		}
 		await sleep(options.warmupMs ?? 1500);
-		const locals = [sender.audio!, sender.video!];
-		const from = locals.map((l) => l.sender.sent);
+		const from = measured.map((l) => l.sender.sent);
 		const linkFrom = await path.mediaStats();
-		const rtxFrom = await rtxSent(a);
+		const rtxFrom = await rtxSent(a.hub.links);
 		await sleep(options.windowMs);
-		const to = locals.map((l) => l.sender.sent);
+		const to = measured.map((l) => l.sender.sent);
 		const linkTo = await path.mediaStats();
-		const rtxTo = await rtxSent(a);
+		const rtxTo = await rtxSent(a.hub.links);
 		// Repairs of the window's last packets arrive up to a few RTTs later.
 		await sleep(1000);
-		const [audio, video] = locals.map((local, i): KindLoss => {
-			const sent = to[i]! - from[i]!;
-			const received = receiver.remote(local.producer.id)!.counter.seqs.countRange(from[i]!, to[i]!);
+		const [audio, video] = measured.map((local, i): KindLoss => {
+			const first = from[i] ?? 0;
+			const last = to[i] ?? 0;
+			const received = receiver.remote(local.producer.id)?.counter.seqs.countRange(first, last) ?? 0;
+			const sent = last - first;
 			return { sent, received, lossPercent: sent > 0 ? (100 * (sent - received)) / sent : 0 };
-		});
+		}) as [KindLoss, KindLoss];
 		const carried = linkTo.received - linkFrom.received;
 		return {
 			impairment: options.impairment,
-			audio: audio!,
-			video: video!,
+			audio,
+			video,
 			linkDropPercent: carried > 0 ? (100 * (linkTo.dropped - linkFrom.dropped)) / carried : 0,
 			rtxPackets: rtxTo - rtxFrom,
 		};
@@ -98,9 +103,9 @@ export async function measureLossyLink(options: LossyLinkOptions): Promise<Lossy
 }
 
 /** RTX packets the anchor's pipe consumers have sent (from mediasoup consumer stats). */
-async function rtxSent(server: { hub?: { links: { relay: { sentConsumers: { getStats(): Promise<unknown[]> }[] } }[] } | undefined }) {
+async function rtxSent(links: readonly ConferenceLink[]): Promise<number> {
 	let packets = 0;
-	for (const link of server.hub?.links ?? []) {
+	for (const link of links) {
 		for (const consumer of link.relay.sentConsumers) {
 			for (const stat of (await consumer.getStats()) as { type?: string; packetsRetransmitted?: number }[]) {
 				if (stat.type === 'outbound-rtp') packets += stat.packetsRetransmitted ?? 0;
