@@ -16,6 +16,8 @@ export interface DomainSpec {
 	allow: string[];
 	/** Extra `federation` settings (e.g. relayMode, linkMaxBitrate). */
 	federation?: Record<string, unknown>;
+	/** Size of the plain-RTP port range (default 8, at most 30). */
+	plainPorts?: number;
 }
 
 export interface FederatedDomainsOptions {
@@ -48,9 +50,10 @@ export class FederatedDomains {
 			for (const { domain } of specs) cas.set(domain, await createCertificateAuthority({ commonName: `${domain} CA`, days: 2 }));
 			const bundle = join(domains.#dir, 'bundle.pem');
 			writeFileSync(bundle, [...cas.values()].map((ca) => ca.certificatePem).join('\n'));
-			// Per domain a block of ports: WebRTC, plain range, pipe range, federation listener.
-			const block = 20;
-			const firstPort = 42000 + Math.floor(Math.random() * 250) * block * specs.length;
+			// base: WebRTC; base+1…: plain range; base+31…+47: pipes; base+59: federation listener.
+			const block = 60;
+			const slots = Math.floor((60_000 - 42_000) / (block * specs.length));
+			const firstPort = 42000 + Math.floor(Math.random() * slots) * block * specs.length;
 			const federationPorts = new Map(specs.map(({ domain }, i) => [domain, firstPort + i * block + block - 1]));
 			let basePort = firstPort;
 			const peerPorts = new Map<string, number>();
@@ -66,7 +69,7 @@ export class FederatedDomains {
 					}
 				}
 			}
-			for (const { domain, allow, federation } of specs) {
+			for (const { domain, allow, federation, plainPorts = 8 } of specs) {
 				const ca = cas.get(domain)!;
 				const issued = await issueSftCertificate({
 					caCertificatePem: ca.certificatePem,
@@ -85,9 +88,9 @@ export class FederatedDomains {
 						listenIp: '127.0.0.1',
 						rtcBasePort: basePort,
 						rtcMinPort: basePort + 1,
-						rtcMaxPort: basePort + 8,
-						pipeMinPort: basePort + 9,
-						pipeMaxPort: basePort + 17,
+						rtcMaxPort: basePort + Math.min(30, plainPorts),
+						pipeMinPort: basePort + 31,
+						pipeMaxPort: basePort + 47,
 						...options.media,
 					},
 					metrics: { listen: { ip: '127.0.0.1', port: 0 }, statsIntervalMs: 500 },
@@ -111,7 +114,7 @@ export class FederatedDomains {
 						...federation,
 					},
 				});
-				domains.#pipeRanges.set(domain, { min: basePort + 9, max: basePort + 17 });
+				domains.#pipeRanges.set(domain, { min: basePort + 31, max: basePort + 47 });
 				basePort += block;
 				domains.configs.set(domain, config);
 				const hooks: SftServerHooks = options.networkPaths

@@ -24,8 +24,8 @@ export interface PeerChannel {
 export class ConferenceLink {
 	readonly conference: Conference;
 	readonly relay: MediaRelay;
-	/** Demand mode only: which streams and layers cross, both ways. */
-	readonly demand: LinkDemand | undefined;
+	/** What the partner needs of our streams and we of theirs (decides what crosses in demand mode). */
+	readonly demand: LinkDemand;
 	readonly #channel: PeerChannel;
 	readonly #logger: Logger;
 	readonly #unsubscribe: (() => void)[] = [];
@@ -47,10 +47,7 @@ export class ConferenceLink {
 		this.#channel = channel;
 		this.#logger = logger.child({ conference: conference.id, peer: channel.domain, relayMode: relay.mode });
 		this.#limits = options.limits;
-		this.demand =
-			relay.mode === 'demand'
-				? new LinkDemand(conference, relay, (video) => this.#send('conf:demand', { video }), options.demand, this.#logger)
-				: undefined;
+		this.demand = new LinkDemand(conference, relay, (video) => this.#send('conf:demand', { video }), options.demand, this.#logger);
 	}
 
 	get peerDomain(): string {
@@ -104,7 +101,7 @@ export class ConferenceLink {
 	close(): void {
 		if (this.#closed) return;
 		this.#closed = true;
-		this.demand?.close();
+		this.demand.close();
 		for (const off of this.#unsubscribe.splice(0)) off();
 		this.relay.close();
 		for (const p of this.conference.participants) if (p.origin === this.peerDomain) p.close();
@@ -137,7 +134,7 @@ export class ConferenceLink {
 				const rtpParameters = producer.rtpParameters as unknown as ms.RtpParameters;
 				const mirrored = await this.relay.receive({ ...producer, appData, rtpParameters });
 				owner.adoptProducer(mirrored);
-				this.demand?.producerReceived(mirrored);
+				this.demand.producerReceived(mirrored);
 				return;
 			}
 			case 'conf:producerClosed':
@@ -151,7 +148,7 @@ export class ConferenceLink {
 				return;
 			}
 			case 'conf:demand':
-				this.demand?.onRemoteDemand((message as LinkMessage<'conf:demand'>).video);
+				this.demand.onRemoteDemand((message as LinkMessage<'conf:demand'>).video);
 				return;
 			default:
 				// attach/detach/ended concern the whole link and are handled by its owner.
@@ -182,7 +179,7 @@ export class ConferenceLink {
 			const relayed = await this.relay.send(producer);
 			// Local appData is the client's bounded scalars plus our participant id.
 			await this.#send('conf:producerAdded', { participantId: p.id, producer: relayed as LinkMessage<'conf:producerAdded'>['producer'] });
-			this.demand?.producerSent();
+			this.demand.producerSent();
 		});
 	}
 

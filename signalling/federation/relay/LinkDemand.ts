@@ -36,6 +36,8 @@ export interface LinkDemandStats {
 	switches: number;
 	/** Time from our demand for a layer to its first key frame arriving here, ms; drained by the reader. */
 	firstFrameMs: number[];
+	/** First frames timed so far (not drained). */
+	firstFrames: number;
 	firstFrameTimeouts: number;
 	/** Sent video streams that currently cross at no layer. */
 	heldBack: number;
@@ -48,7 +50,9 @@ export interface LinkDemandStats {
 }
 
 /**
- * The demand-relay half of a ConferenceLink (mode `demand`).
+ * The demand half of a ConferenceLink. In mode `full` it only reports and
+ * measures (so operators see what remote viewers need next to what crosses);
+ * in mode `demand` it also decides what crosses.
  * Sender side: applies the partner's demand (and this side's cap) to the
  * relay: which layers of which videos cross, and which speakers (those the
  * loudest-N rule could make audible over there). Receiver side: tells the
@@ -59,6 +63,7 @@ export class LinkDemand {
 	readonly stats: LinkDemandStats = {
 		switches: 0,
 		firstFrameMs: [],
+		firstFrames: 0,
 		firstFrameTimeouts: 0,
 		heldBack: 0,
 		relayedVideoLayers: new Map(),
@@ -189,6 +194,7 @@ export class LinkDemand {
 		if (askedAt === undefined) return;
 		this.#awaitingFirstFrame.delete(key);
 		this.stats.firstFrameMs.push(Date.now() - askedAt);
+		this.stats.firstFrames++;
 	}
 
 	// --- sender side: relay what the partner needs -----------------------------------
@@ -228,9 +234,10 @@ export class LinkDemand {
 		const audioBitrate = [...audible].reduce((sum, id) => sum + bitrate(id, 0), 0);
 		let needed = audioBitrate;
 		for (const [producerId, layers] of demanded) for (const layer of layers.keys()) needed += bitrate(producerId, layer);
+		const full = this.#relay.mode === 'full';
 		let crossing = demanded;
 		this.stats.shedBitrate = 0;
-		if (this.#options.maxBitrate !== undefined) {
+		if (this.#options.maxBitrate !== undefined && !full) {
 			const plan = planLinkBudget({ demand: demanded, bitrate, fixedBitrate: audioBitrate, maxBitrate: this.#options.maxBitrate });
 			crossing = plan.demand;
 			this.stats.shedBitrate = plan.shedBitrate;
@@ -247,8 +254,11 @@ export class LinkDemand {
 		}
 		this.stats.neededBitrate = needed;
 		const next = new Map<string, LayerDemand>();
-		for (const producer of videos) next.set(producer.id, crossing.get(producer.id) ?? new Map());
-		for (const producer of audios) next.set(producer.id, audible.has(producer.id) ? new Map([[0, 'focus']]) : new Map());
+		// Full mode: everything crosses whatever the partner needs; the demand only feeds the metrics.
+		const everything = (producer: ms.Producer): LayerDemand =>
+			new Map(Array.from({ length: layersOf(producer).spatialLayers }, (_, layer) => [layer, 'large']));
+		for (const producer of videos) next.set(producer.id, full ? everything(producer) : (crossing.get(producer.id) ?? new Map()));
+		for (const producer of audios) next.set(producer.id, full || audible.has(producer.id) ? new Map([[0, 'focus']]) : new Map());
 		await Promise.all(
 			[...next].map(async ([producerId, layers]) => {
 				const before = this.#crossing.get(producerId);

@@ -2,6 +2,7 @@ import type { types as ms } from 'mediasoup';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { CumulativeCounter } from '../../../sft/CumulativeCounter.ts';
 import { getOrInsert } from '../../../sft/getOrInsert.ts';
+import { DemandMetrics } from './demandMetrics.ts';
 import type { FederationHub } from './FederationHub.ts';
 
 type Labels = 'remote_domain' | 'direction' | 'kind';
@@ -44,6 +45,7 @@ export class LinkMetrics {
 	readonly #lossRatio: Gauge<Labels>;
 	readonly #rtt: Gauge<Labels>;
 	readonly #streams: Gauge<Labels>;
+	readonly #demand: DemandMetrics;
 	readonly #timer: NodeJS.Timeout;
 	/** Polls run one after another; an explicit poll() waits for its own, fresh one. */
 	#polls: Promise<void> = Promise.resolve();
@@ -105,6 +107,7 @@ export class LinkMetrics {
 			registers,
 		});
 		hub.on('reattached', (domain) => reconnects.inc({ remote_domain: domain }));
+		this.#demand = new DemandMetrics(registry);
 		const refusals = new Counter({
 			name: 'sft_federation_message_refusals_total',
 			help: 'Conference messages from partners refused (malformed, forged or over a limit), by error code',
@@ -150,6 +153,10 @@ export class LinkMetrics {
 						...incoming.map(async (p) => this.#observeStream(p.id, remote_domain, 'rx', await p.getStats().catch(() => []), sample.rx)),
 					]);
 				}),
+			);
+			this.#demand.observe(
+				this.#hub.links,
+				this.#hub.channelStates.map((c) => c.domain),
 			);
 			for (const [remote_domain, { tx, rx }] of perDomain) {
 				for (const [direction, s] of [
