@@ -8,6 +8,7 @@ import { ClientServer } from './client/ClientServer.ts';
 import type { HttpHandler } from './client/clientHttp.ts';
 import { createClientMetrics } from './client/clientMetrics.ts';
 import { loadClientTls } from './client/clientTls.ts';
+import { FederationLinkWatch } from './client/FederationLinkWatch.ts';
 import { resolveTokenSecret } from './client/tokenSecret.ts';
 import { resolveWorkerCount, type SftConfig } from './config.ts';
 import { FederationHub } from './federation/relay/FederationHub.ts';
@@ -36,6 +37,7 @@ export class SftServer {
 	readonly federation: Federation | undefined;
 	readonly hub: FederationHub | undefined;
 	readonly linkMetrics: LinkMetrics | undefined;
+	readonly #linkWatch: FederationLinkWatch | undefined;
 	readonly selfSignedCert: string | undefined;
 	/** HMAC secret of client access tokens (configured, or generated in signalling.tokenSecretFile). */
 	readonly tokenSecret: string;
@@ -52,6 +54,7 @@ export class SftServer {
 		federation: Federation | undefined;
 		hub: FederationHub | undefined;
 		linkMetrics: LinkMetrics | undefined;
+		linkWatch: FederationLinkWatch | undefined;
 		selfSignedCert: string | undefined;
 		tokenSecret: string;
 		logger: Logger;
@@ -64,6 +67,7 @@ export class SftServer {
 		this.federation = parts.federation;
 		this.hub = parts.hub;
 		this.linkMetrics = parts.linkMetrics;
+		this.#linkWatch = parts.linkWatch;
 		this.selfSignedCert = parts.selfSignedCert;
 		this.tokenSecret = parts.tokenSecret;
 		this.#logger = parts.logger;
@@ -104,6 +108,7 @@ export class SftServer {
 		let federation: Federation | undefined;
 		let hub: FederationHub | undefined;
 		let linkMetrics: LinkMetrics | undefined;
+		let linkWatch: FederationLinkWatch | undefined;
 		let clients: ClientServer | undefined;
 		let metricsServer: MetricsServer | undefined;
 		try {
@@ -137,6 +142,7 @@ export class SftServer {
 					logger.child({ component: 'federated-conferences' }),
 				);
 				linkMetrics = new LinkMetrics(hub, registry, config.metrics.statsIntervalMs);
+				linkWatch = new FederationLinkWatch(hub, undefined);
 			}
 			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
 			clients = await startupStep('signalling.listen', () =>
@@ -157,6 +163,7 @@ export class SftServer {
 						plainDestinations: signalling.plainDestinations,
 						metrics: createClientMetrics(registry),
 						hub,
+						links: linkWatch,
 					},
 					logger.child({ component: 'signalling' }),
 				),
@@ -173,6 +180,7 @@ export class SftServer {
 				federation,
 				hub,
 				linkMetrics,
+				linkWatch,
 				selfSignedCert: tls.selfSigned ? tls.cert : undefined,
 				tokenSecret: token.secret,
 				logger,
@@ -180,6 +188,7 @@ export class SftServer {
 		} catch (error) {
 			await clients?.close();
 			await metricsServer?.close();
+			linkWatch?.close();
 			linkMetrics?.close();
 			hub?.close();
 			await federation?.close();
@@ -209,6 +218,7 @@ export class SftServer {
 		this.sft.close();
 		await this.clients.close();
 		await this.metricsServer.close();
+		this.#linkWatch?.close();
 		this.linkMetrics?.close();
 		this.hub?.close();
 		await this.federation?.close();

@@ -12,6 +12,7 @@ import { type AccessClaims, verifyAccessToken } from './accessToken.ts';
 import { type ClientLimits, ClientQuota } from './clientLimits.ts';
 import type { ClientMetrics } from './clientMetrics.ts';
 import { SignallingError, toErrorBody } from './errors.ts';
+import type { FederationLinkWatch } from './FederationLinkWatch.ts';
 import {
 	isRequestMethod,
 	MAX_PAYLOAD_BYTES,
@@ -29,6 +30,8 @@ export interface ClientSessionOptions {
 	tokenSecret: string;
 	/** Federated conferencing; absent when federation is disabled. */
 	hub?: FederationHub | undefined;
+	/** Link states of federated conferences (with `hub`). */
+	links?: FederationLinkWatch | undefined;
 	/** Lets tests and operators run without tokens on a private machine. */
 	requireToken: boolean;
 	maxTokenLifetimeSeconds: number;
@@ -214,6 +217,11 @@ export class ClientSession {
 			throw new SignallingError('not_joined', 'the connection closed during join');
 		}
 		this.#logger.info({ conference: conference.id, participant: participant.id, user: claims.user }, 'joined');
+		// After the join acknowledgement, which is sent when this returns.
+		setImmediate(() => {
+			if (this.#participant === participant)
+				this.#socket.emit('federationLinks', { links: this.#options.links?.linksOf(conference.id) ?? [] });
+		});
 		return {
 			participantId: participant.id,
 			conferenceId: conference.id,
@@ -254,6 +262,8 @@ export class ClientSession {
 				this.#detach();
 			}),
 		);
+		const links = this.#options.links;
+		if (links) this.#unsubscribe.push(links.subscribe(conference, (list) => notify('federationLinks', { links: list })));
 		this.#unsubscribe.push(
 			self.subscribe('consumerClosed', (consumerId, producerId) => notify('consumerClosed', { consumerId, producerId })),
 		);

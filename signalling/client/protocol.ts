@@ -105,6 +105,14 @@ export interface ParticipantInfo {
 	displayName: string;
 }
 
+/** One link of a federated conference between this SFT and a partner SFT. */
+export interface FederationLinkInfo {
+	domain: string;
+	up: boolean;
+	/** Round-trip time over the link, when media has measured it. */
+	rttMs?: number;
+}
+
 export interface ProducerInfo {
 	producerId: string;
 	participantId: string;
@@ -147,6 +155,8 @@ export interface ServerEvents {
 	encodingsNeeded: { producerId: string; active: boolean[] };
 	activeSpeakers: { speakers: { participantId: string; producerId: string; volume: number }[] };
 	conferenceEnded: { reason: string };
+	/** The conference's links to other domains' SFTs: sent after join and on every change. */
+	federationLinks: { links: FederationLinkInfo[] };
 }
 
 /** Largest request payload accepted, serialized as JSON. */

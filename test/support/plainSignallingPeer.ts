@@ -80,6 +80,24 @@ export class PlainSignallingPeer {
 		return producerId;
 	}
 
+	/**
+	 * Consumes every remote producer, those known now and every one announced
+	 * later, as a real client does (also when a stream comes back after a
+	 * federation link returned under the same id).
+	 */
+	consumeAnnounced(): void {
+		const consumeOnce = (producerId: string) => {
+			if (this.#closed) return;
+			this.consume(producerId).catch(() => undefined);
+		};
+		this.signalling.on('producerAdded', (info) => consumeOnce(info.producerId));
+		const known = [
+			...((this.joinData['producers'] as { producerId: string }[] | undefined) ?? []).map((p) => p.producerId),
+			...this.signalling.received('producerAdded').map((p) => p.producerId),
+		];
+		for (const producerId of new Set(known)) consumeOnce(producerId);
+	}
+
 	/** Consumes a remote producer and resumes it, as a real client does. */
 	async consume(producerId: string): Promise<void> {
 		const consumer = (await this.signalling.requestUnchecked('consume', [{ transportId: this.#recvTransportId, producerId }])) as {

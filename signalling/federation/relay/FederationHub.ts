@@ -40,7 +40,14 @@ type FederationHubEvents = {
 	reattached: [anchorDomain: string];
 	/** A partner's message was refused with `code` (malformed, forged or over a limit). */
 	messageRefused: [domain: string, code: string];
+	/**
+	 * A conference's link to a partner SFT is up, was lost (the partner became
+	 * unreachable), or was closed on purpose (detach, conference over, re-homing).
+	 */
+	conferenceLink: [conferenceId: string, domain: string, state: ConferenceLinkState];
 };
+
+export type ConferenceLinkState = 'up' | 'lost' | 'closed';
 
 export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	readonly #sft: Sft;
@@ -167,6 +174,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		}
 		if (!link) throw new RelayError('federation_unavailable', `${descriptor.anchorDomain} did not agree on a relay mode`);
 		link.start();
+		this.emit('conferenceLink', conference.id, link.peerDomain, 'up');
 		this.#logger.info({ conference: conference.id, anchor: descriptor.anchorDomain }, 'attached to anchor');
 	}
 
@@ -216,7 +224,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 					return;
 				}
 				await new Promise((resolve) => setTimeout(resolve, delayMs));
-				delayMs = Math.min(delayMs * 2, 4000);
+				delayMs = Math.min(delayMs * 2, REATTACH_MAX_DELAY_MS);
 			}
 		}
 	}
@@ -262,6 +270,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		this.#links.delete(domain);
 		for (const link of links) {
 			link.close();
+			this.emit('conferenceLink', link.conference.id, domain, 'lost');
 			if (link.conference.role === 'federated' && !link.conference.closed) void this.#reattach(link.conference);
 		}
 		this.#logger.warn({ peer: domain }, 'federation link lost');
@@ -320,6 +329,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		this.#offConferenceClosed.set(link, off);
 		// Offer our side once the partner has our endpoint (it connects on this reply).
 		setImmediate(() => link.start());
+		this.emit('conferenceLink', conference.id, channel.domain, 'up');
 		this.#logger.info({ conference: conference.id, peer: channel.domain }, 'federated SFT attached');
 		return { relayMode: mode, endpoint: relay.localEndpoint };
 	}
@@ -341,9 +351,14 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		this.#offConferenceClosed.get(link)?.();
 		this.#offConferenceClosed.delete(link);
 		const byConference = this.#links.get(link.peerDomain);
-		if (byConference?.get(link.conference.id) === link) byConference.delete(link.conference.id);
+		if (byConference?.get(link.conference.id) !== link) return;
+		byConference.delete(link.conference.id);
+		this.emit('conferenceLink', link.conference.id, link.peerDomain, 'closed');
 	}
 }
+
+/** Longest wait between two attempts to reach a lost anchor: a returning path is used within about this. */
+const REATTACH_MAX_DELAY_MS = 1000;
 
 function toJoinError(error: unknown, descriptor: ConferenceDescriptor): RelayError {
 	if ((error as { code?: string }).code === 'conference_not_found') {
