@@ -23,6 +23,8 @@ export type ConferenceRole = 'anchor' | 'federated';
 export interface ConferenceOptions {
 	id: string;
 	role: ConferenceRole;
+	/** A conference re-created on another worker keeps its original start. */
+	createdAt?: Date | undefined;
 	limits: MediaLimits;
 	plainListenIp: string;
 	announcedAddress?: string | undefined;
@@ -72,7 +74,8 @@ const DEMAND_SETTLE_MS = 50;
  */
 export class Conference extends TypedEmitter<ConferenceEvents> {
 	readonly id: string;
-	readonly createdAt = new Date();
+	/** When the conference began (kept when it is re-created after its worker died or anchored elsewhere). */
+	#createdAt: Date;
 	#role: ConferenceRole;
 	readonly mediaWorker: MediaWorker;
 	readonly router: ms.Router;
@@ -96,6 +99,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		super();
 		this.id = options.id;
 		this.#role = options.role;
+		this.#createdAt = options.createdAt ?? new Date();
 		this.mediaWorker = mediaWorker;
 		this.router = router;
 		this.#observer = observer;
@@ -124,6 +128,18 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 
 	get closed(): boolean {
 		return this.#closed;
+	}
+
+	get createdAt(): Date {
+		return this.#createdAt;
+	}
+
+	/**
+	 * Nobody it exists for is left: for an anchor, no participant at all; for
+	 * a federated share, no local one.
+	 */
+	get abandoned(): boolean {
+		return (this.#role === 'anchor' ? this.#participants.size : this.localParticipants.length) === 0;
 	}
 
 	get participants(): Participant[] {
@@ -308,8 +324,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		this.#participants.delete(participant.id);
 		this.mediaWorker.load--;
 		this.emit('participantLeft', participant);
-		const remaining = this.#role === 'anchor' ? this.#participants.size : this.localParticipants.length;
-		if (!this.#closed && remaining === 0) this.close('empty');
+		if (!this.#closed && this.abandoned) this.close('empty');
 	}
 
 	#onVolumes(volumes: ms.AudioLevelObserverVolume[]): void {

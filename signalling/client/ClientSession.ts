@@ -222,14 +222,29 @@ export class ClientSession {
 			if (this.#participant === participant)
 				this.#socket.emit('federationLinks', { links: this.#options.links?.linksOf(conference.id) ?? [] });
 		});
-		return {
-			participantId: participant.id,
-			conferenceId: conference.id,
-			descriptor: hub?.descriptorOf(conference),
-			rtpCapabilities: conference.rtpCapabilities,
-			participants: conference.participants.filter((x) => x !== participant).map(participantInfo),
-			producers: conference.participants.filter((x) => x !== participant).flatMap((x) => x.producers.map((pr) => producerInfo(x, pr))),
-		};
+		return { conferenceId: conference.id, descriptor: hub?.descriptorOf(conference), ...roomState(conference, participant) };
+	}
+
+	/**
+	 * The conference's worker died and the SFT re-creates it on a live one:
+	 * this client comes back under the same participant id and is told to set
+	 * up its transports, streams and consumers again (`mediaReset`).
+	 */
+	async #rejoin(previous: Participant, restart: Promise<Conference>): Promise<void> {
+		this.#detach();
+		let conference: Conference;
+		try {
+			conference = await restart;
+		} catch {
+			this.#socket.emit('conferenceEnded', { reason: 'worker_died' });
+			return;
+		}
+		if (this.#socket.disconnected || this.#participant || conference.closed) return;
+		const participant = conference.addParticipant(previous.userId, previous.displayName, previous.rtpCapabilities, { id: previous.id });
+		this.#participant = participant;
+		this.#subscribe(conference, participant);
+		this.#logger.info({ conference: conference.id, participant: participant.id }, 'rejoined after a worker death');
+		this.#socket.emit('mediaReset', { reason: 'worker_died', ...roomState(conference, participant) });
 	}
 
 	async #setPaused(p: { consumerId: string } | { producerId: string }, paused: boolean) {
@@ -258,6 +273,11 @@ export class ClientSession {
 		this.#unsubscribe.push(conference.subscribe('activeSpeakers', (speakers) => notify('activeSpeakers', { speakers })));
 		this.#unsubscribe.push(
 			conference.subscribe('closed', (reason) => {
+				const restart = reason === 'worker_died' ? this.#sft.restartOf(conference.id) : undefined;
+				if (restart) {
+					void this.#rejoin(self, restart);
+					return;
+				}
 				notify('conferenceEnded', { reason });
 				this.#detach();
 			}),
@@ -314,6 +334,17 @@ export class ClientSession {
 /** `::ffff:127.0.0.1` and `127.0.0.1` are one address. */
 function unmapped(address: string): string {
 	return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
+/** Who and what a participant finds in its conference (join reply, mediaReset). */
+function roomState(conference: Conference, self: Participant) {
+	const others = conference.participants.filter((x) => x !== self);
+	return {
+		participantId: self.id,
+		rtpCapabilities: conference.rtpCapabilities,
+		participants: others.map(participantInfo),
+		producers: others.flatMap((x) => x.producers.map((pr) => producerInfo(x, pr))),
+	};
 }
 
 function participantInfo(p: Participant) {

@@ -155,6 +155,19 @@ export interface ServerEvents {
 	encodingsNeeded: { producerId: string; active: boolean[] };
 	activeSpeakers: { speakers: { participantId: string; producerId: string; volume: number }[] };
 	conferenceEnded: { reason: string };
+	/**
+	 * The conference moved to another media worker (its worker died): every
+	 * transport, stream and consumer of this client is gone. Create the
+	 * transports again, publish again and consume `producers`; the
+	 * participant id and the conference stay the same.
+	 */
+	mediaReset: {
+		reason: string;
+		participantId: string;
+		rtpCapabilities: unknown;
+		participants: ParticipantInfo[];
+		producers: ProducerInfo[];
+	};
 	/** The conference's links to other domains' SFTs: sent after join and on every change. */
 	federationLinks: { links: FederationLinkInfo[] };
 }

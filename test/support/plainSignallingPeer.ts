@@ -19,6 +19,13 @@ export class PlainSignallingPeer {
 	#recvTransportId: string | undefined;
 	#timer: NodeJS.Timeout | undefined;
 	joinData: Record<string, unknown> = {};
+	/** Where our audio goes now (a mediaReset moves it), and what we send. */
+	#sendTarget: { ip: string; port: number } | undefined;
+	#sending: { ssrc: number; levelDbov: number } | undefined;
+	/** Owner of each remote producer, from the join reply and events. */
+	readonly #ownerOf = new Map<string, string>();
+	/** Times a mediaReset was handled (transports, stream and consumers re-created). */
+	mediaResets = 0;
 
 	private constructor(signalling: SignallingClient, udp: Socket) {
 		this.signalling = signalling;
@@ -36,33 +43,56 @@ export class PlainSignallingPeer {
 		const signalling = await SignallingClient.connect({ url });
 		const udp = createSocket('udp4');
 		await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
-		return new PlainSignallingPeer(signalling, udp);
+		const peer = new PlainSignallingPeer(signalling, udp);
+		signalling.on('producerAdded', (info) => peer.#ownerOf.set(info.producerId, info.participantId));
+		// As a real client: after a worker death, set up media again on its own.
+		signalling.on('mediaReset', (reset) => void peer.#recover(reset.producers).catch(() => undefined));
+		return peer;
+	}
+
+	async #recover(producers: { producerId: string; participantId: string }[]): Promise<void> {
+		await this.#createRecvTransport();
+		if (this.#sending) await this.#produceAudio(this.#sending.ssrc);
+		for (const p of producers) {
+			this.#ownerOf.set(p.producerId, p.participantId);
+			await this.consume(p.producerId).catch(() => undefined);
+		}
+		this.mediaResets++;
+	}
+
+	/** Packets received from any stream of one participant (its producers change after a mediaReset). */
+	receivedFromParticipant(participantId: string): number {
+		let count = 0;
+		for (const [producerId, seqs] of this.received) if (this.#ownerOf.get(producerId) === participantId) count += seqs.size;
+		return count;
 	}
 
 	async join(payload: { token: string; conferenceId: string; descriptor?: unknown }): Promise<Record<string, unknown>> {
 		const { rtpCapabilities } = (await this.signalling.requestUnchecked('getCapabilities', [{}])) as { rtpCapabilities: unknown };
 		this.joinData = (await this.signalling.requestUnchecked('join', [{ ...payload, rtpCapabilities }])) as Record<string, unknown>;
+		for (const p of (this.joinData['producers'] as { producerId: string; participantId: string }[] | undefined) ?? [])
+			this.#ownerOf.set(p.producerId, p.participantId);
+		await this.#createRecvTransport();
+		return this.joinData;
+	}
+
+	async #createRecvTransport(): Promise<void> {
 		const recv = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'recv', type: 'plain' }])) as {
 			transportId: string;
 		};
 		this.#recvTransportId = recv.transportId;
 		const port = (this.#udp.address() as AddressInfo).port;
 		await this.signalling.requestUnchecked('connectTransport', [{ transportId: recv.transportId, ip: '127.0.0.1', port }]);
-		return this.joinData;
 	}
 
 	/** Starts sending Opus at 50 packets/s with a fixed audio level (dBov). */
 	async sendAudio(ssrc: number, levelDbov = 20): Promise<string> {
-		const send = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'send', type: 'plain' }])) as {
-			transportId: string;
-			ip: string;
-			port: number;
-		};
-		const { producerId } = (await this.signalling.requestUnchecked('produce', [
-			{ transportId: send.transportId, kind: 'audio', rtpParameters: opusProducerParameters(ssrc, `cname-${ssrc}`) },
-		])) as { producerId: string };
+		this.#sending = { ssrc, levelDbov };
+		const producerId = await this.#produceAudio(ssrc);
 		let seq = 0;
 		this.#timer = setInterval(() => {
+			const target = this.#sendTarget;
+			if (!target) return;
 			seq++;
 			const payload = buildOpusPayload(60, { streamId: ssrc, seq, sentAtMs: Date.now() });
 			const packet = buildRtpPacket(
@@ -75,8 +105,21 @@ export class PlainSignallingPeer {
 				},
 				payload,
 			);
-			this.#udp.send(packet, send.port, send.ip);
+			this.#udp.send(packet, target.port, target.ip);
 		}, 20);
+		return producerId;
+	}
+
+	async #produceAudio(ssrc: number): Promise<string> {
+		const send = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'send', type: 'plain' }])) as {
+			transportId: string;
+			ip: string;
+			port: number;
+		};
+		const { producerId } = (await this.signalling.requestUnchecked('produce', [
+			{ transportId: send.transportId, kind: 'audio', rtpParameters: opusProducerParameters(ssrc, `cname-${ssrc}`) },
+		])) as { producerId: string };
+		this.#sendTarget = { ip: send.ip, port: send.port };
 		return producerId;
 	}
 

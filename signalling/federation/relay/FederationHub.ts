@@ -73,6 +73,12 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		this.#logger = logger;
 		federation.on('peer', (peer) => this.#adoptSocket(peer.domain, asLinkSocket(peer.socket)));
 		federation.on('peerClosed', (peer) => this.#onChannelLost(peer.domain, asLinkSocket(peer.socket)));
+		// A federated share re-created after its worker died attaches to the same anchor again.
+		sft.on('conferenceRestarted', (fresh) => {
+			if (fresh.role !== 'federated' || !this.#descriptors.has(fresh.id)) return;
+			this.#followConference(fresh);
+			void this.#reattach(fresh);
+		});
 	}
 
 	get domain(): string {
@@ -181,6 +187,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	/** A federated share detaches when its last local participant leaves (the anchor keeps the conference). */
 	#followConference(conference: Conference): void {
 		conference.once('closed', () => {
+			const restarting = this.#sft.restartOf(conference.id) !== undefined;
 			for (const link of this.linksOf(conference.id)) {
 				if (conference.role === 'federated')
 					void this.#channels
@@ -189,7 +196,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 						.catch(() => undefined);
 				this.#unregister(link);
 			}
-			this.#descriptors.delete(conference.id);
+			if (!restarting) this.#descriptors.delete(conference.id);
 		});
 	}
 
@@ -308,7 +315,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 
 	/** Anchor side: a partner SFT brings its users into one of our conferences. */
 	async #acceptAttach(channel: SocketPeerChannel, message: LinkMessage<'conf:attach'>): Promise<unknown> {
-		const conference = this.#sft.getConference(message.conferenceId);
+		// A conference being re-created after a worker death is waited for.
+		const conference = await this.#sft.findConference(message.conferenceId);
 		if (conference?.role !== 'anchor') throw new RelayError('conference_not_found', 'no such conference here');
 		// `demand` wins when either side asks for it; a mismatch is answered with the mode to use.
 		const mode: RelayMode = message.relayMode === 'demand' || this.#options.relayModeFor(channel.domain) === 'demand' ? 'demand' : 'full';
@@ -323,7 +331,11 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		if (previous) this.#unregister(previous);
 		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger, this.#linkOptions(channel.domain)));
 		const off = conference.subscribe('closed', (reason) => {
-			if (!link.closed) void channel.send('conf:ended', { conferenceId: conference.id, reason }).catch(() => undefined);
+			// Re-created on another worker: the partner attaches again (same anchor), rather than ending.
+			const next = this.#sft.restartOf(conference.id)
+				? { name: 'conf:rehome' as const, message: { conferenceId: conference.id, descriptor: this.descriptorFor(conference) } }
+				: { name: 'conf:ended' as const, message: { conferenceId: conference.id, reason } };
+			if (!link.closed) void channel.send(next.name, next.message).catch(() => undefined);
 			this.#unregister(link);
 		});
 		this.#offConferenceClosed.set(link, off);
