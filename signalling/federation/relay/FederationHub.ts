@@ -332,10 +332,13 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger, this.#linkOptions(channel.domain)));
 		const off = conference.subscribe('closed', (reason) => {
 			// Re-created on another worker: the partner attaches again (same anchor), rather than ending.
-			const next = this.#sft.restartOf(conference.id)
-				? { name: 'conf:rehome' as const, message: { conferenceId: conference.id, descriptor: this.descriptorFor(conference) } }
-				: { name: 'conf:ended' as const, message: { conferenceId: conference.id, reason } };
-			if (!link.closed) void channel.send(next.name, next.message).catch(() => undefined);
+			const restarting = this.#sft.restartOf(conference.id) !== undefined;
+			if (!link.closed)
+				void (
+					restarting
+						? channel.send('conf:rehome', { conferenceId: conference.id, descriptor: this.descriptorFor(conference) })
+						: channel.send('conf:ended', { conferenceId: conference.id, reason })
+				).catch(() => undefined);
 			this.#unregister(link);
 		});
 		this.#offConferenceClosed.set(link, off);
