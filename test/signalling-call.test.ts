@@ -140,7 +140,7 @@ test('setView: a viewer of 4 video senders receives exactly the 2 it views', asy
 	}
 });
 
-test('a worker death ends its conferences with worker_died; a new conference then works', async () => {
+test('a worker death moves its conferences to the replacement: clients are told mediaReset, not the end; a new conference then works', async () => {
 	const s = ready();
 	let a: WeriftCaller | undefined;
 	let b: WeriftCaller | undefined;
@@ -152,13 +152,23 @@ test('a worker death ends its conferences with worker_died; a new conference the
 		await assertExchange(a, b, 10);
 		const worker = must(s.sft.pool.workers[0], 'no worker');
 		const oldPid = worker.pid;
-		const ended = [a, b].map((x) => x.signalling.waitFor('conferenceEnded', () => true, 10_000));
+		const before = must(s.sft.getConference('call-doomed'), 'no conference');
+		const resets = [a, b].map((x) => x.signalling.waitFor('mediaReset', () => true, 10_000));
 		process.kill(oldPid, 'SIGKILL');
-		const reasons = await Promise.all(ended);
-		assert.equal(reasons, [{ reason: 'worker_died' }, { reason: 'worker_died' }]);
-		assert.is(s.sft.getConference('call-doomed'), undefined, 'dead conference is gone');
-		// The old connections stay up but are no longer in a conference.
-		assert.is(await a.signalling.expectError('createTransport', { direction: 'send' }), 'not_joined');
+		const [resetA, resetB] = await Promise.all(resets);
+		assert.is(resetA?.reason, 'worker_died');
+		assert.equal(
+			resetB?.participants.map((p) => p.userId),
+			['alice'],
+			'bob is told who is still there',
+		);
+		assert.equal([...a.signalling.received('conferenceEnded'), ...b.signalling.received('conferenceEnded')], []);
+		const after = must(s.sft.getConference('call-doomed'), 'the conference was re-created');
+		assert.is.not(after, before);
+		assert.is.not(after.mediaWorker.pid, oldPid);
+		assert.equal(after.participants.map((p) => p.id).sort(), [resetA?.participantId, resetB?.participantId].sort(), 'same participant ids');
+		// The old transports are gone; new ones can be created.
+		await a.signalling.request('createTransport', { direction: 'send' });
 		await hangUp(a, b);
 
 		await waitUntil(() => s.sft.pool.workers.length === 1 && s.sft.pool.workers[0]?.pid !== oldPid, 'a replacement worker', 15_000);
