@@ -219,6 +219,15 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		this.#role = 'federated';
 	}
 
+	/**
+	 * The anchor was lost and this SFT took over (anchor failover): from now
+	 * on the conference lives here while anyone remains; it keeps its start.
+	 */
+	becomeAnchor(createdAt: Date): void {
+		this.#role = 'anchor';
+		this.#createdAt = createdAt;
+	}
+
 	/** Participants connected to this SFT (not mirrored from a federated one). */
 	get localParticipants(): Participant[] {
 		return this.participants.filter((p) => p.origin === undefined);

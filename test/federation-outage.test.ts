@@ -36,27 +36,6 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
 	return Date.now() - started;
 }
 
-/** The participants a client believes are in the call, from its join reply and events; throws on a duplicate or unknown leave. */
-function roster(peer: PlainSignallingPeer): string[] {
-	const present = new Set<string>();
-	const names = new Map<string, string>();
-	for (const p of (peer.joinData['participants'] as { participantId: string; userId: string }[]) ?? []) {
-		present.add(p.participantId);
-		names.set(p.participantId, p.userId);
-	}
-	for (const { event, payload } of peer.signalling.events) {
-		const { participantId, userId } = payload as { participantId: string; userId?: string };
-		if (event === 'participantJoined') {
-			if (present.has(participantId)) throw new Error(`${userId} joined twice`);
-			present.add(participantId);
-			names.set(participantId, userId ?? '');
-		} else if (event === 'participantLeft') {
-			if (!present.delete(participantId)) throw new Error(`a participant left who was not there`);
-		}
-	}
-	return [...present].map((id) => names.get(id) ?? '').sort();
-}
-
 function linkUp(peer: PlainSignallingPeer, domain: string): boolean | undefined {
 	return peer.signalling
 		.received('federationLinks')
@@ -113,8 +92,8 @@ test('a 10 s black hole: seen within 5 s, told to clients, media back within 2 s
 
 	assert.equal(sftUsers('a.test'), ['alice', 'bob']);
 	assert.equal(sftUsers('b.test'), ['alice', 'bob']);
-	assert.equal(roster(alice), ['bob'], "alice's view: bob once");
-	assert.equal(roster(bob), ['alice'], "bob's view: alice once");
+	assert.equal(alice.roster(), ['bob'], "alice's view: bob once");
+	assert.equal(bob.roster(), ['alice'], "bob's view: alice once");
 	assert.ok(alice.signalling.connected && bob.signalling.connected, 'clients stayed connected to their own SFT');
 	assert.equal([...alice.signalling.received('conferenceEnded'), ...bob.signalling.received('conferenceEnded')], []);
 	const ups = bob.signalling.received('federationLinks').map((e) => e.links.find((l) => l.domain === 'a.test')?.up);

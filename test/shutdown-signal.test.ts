@@ -1,7 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LocalSftProcess } from './support/localSftProcess.ts';
 import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
 
 // A real SFT process (as systemd starts it: node --import tsx) in its own
@@ -10,67 +12,33 @@ import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
 // die first: media keeps flowing while the SFT drains, then every client
 // gets conferenceEnded { reason: 'shutdown' } and the process exits 0.
 const test = suite('process-group signal drains');
-const REPO_ROOT = new URL('..', import.meta.url).pathname;
 const DRAIN_SECONDS = 2;
 const CLIENTS = 6;
 
-interface Started {
-	child: ChildProcess;
-	clientPort: number;
-	workerPids: number[];
-	exited: Promise<number | null>;
-}
-
-async function startSft(basePort: number): Promise<Started> {
-	const child = spawn(process.execPath, ['--import', 'tsx', 'signalling/main.ts'], {
-		cwd: REPO_ROOT,
-		detached: true,
-		stdio: ['ignore', 'pipe', 'pipe'],
-		env: {
-			...process.env,
-			SFT_SIGNALLING_LISTEN_IP: '127.0.0.1',
-			SFT_SIGNALLING_LISTEN_PORT: '0',
-			SFT_SIGNALLING_REQUIRE_TOKEN: 'false',
-			SFT_SIGNALLING_TOKEN_SECRET: 'shutdown-test-secret-0123456789abcdef',
-			SFT_SIGNALLING_PLAIN_TRANSPORTS: 'any',
-			SFT_METRICS_LISTEN_IP: '127.0.0.1',
-			SFT_METRICS_LISTEN_PORT: '0',
-			SFT_MEDIA_WORKERS: '1',
-			SFT_MEDIA_LISTEN_IP: '127.0.0.1',
-			SFT_MEDIA_RTC_BASE_PORT: String(basePort),
-			SFT_MEDIA_RTC_MIN_PORT: String(basePort + 1),
-			SFT_MEDIA_RTC_MAX_PORT: String(basePort + 40),
-			SFT_MEDIA_PIPE_MIN_PORT: String(basePort + 41),
-			SFT_MEDIA_PIPE_MAX_PORT: String(basePort + 50),
-			SFT_SHUTDOWN_DRAIN_SECONDS: String(DRAIN_SECONDS),
+async function startSft(basePort: number): Promise<LocalSftProcess> {
+	return LocalSftProcess.start({
+		name: `drain-${basePort}`,
+		dir: mkdtempSync(join(tmpdir(), 'sft-drain-')),
+		config: {
+			signalling: {
+				listen: { ip: '127.0.0.1', port: 0 },
+				requireToken: false,
+				tokenSecret: 'shutdown-test-secret-0123456789abcdef',
+				plainTransports: 'any',
+			},
+			metrics: { listen: { ip: '127.0.0.1', port: 0 } },
+			media: {
+				workers: 1,
+				listenIp: '127.0.0.1',
+				rtcBasePort: basePort,
+				rtcMinPort: basePort + 1,
+				rtcMaxPort: basePort + 40,
+				pipeMinPort: basePort + 41,
+				pipeMaxPort: basePort + 50,
+			},
+			shutdown: { drainSeconds: DRAIN_SECONDS },
 		},
 	});
-	const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-	const workerPids: number[] = [];
-	const lines = createInterface({ input: child.stdout! });
-	createInterface({ input: child.stderr! }).on('line', (line) => process.stderr.write(`[sft] ${line}\n`));
-	const clientPort = await new Promise<number>((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error('the SFT did not get ready in 30 s')), 30_000);
-		lines.on('line', (line) => {
-			const entry = parseJson(line);
-			// The worker's pid is the last "pid" key of its start line.
-			if (entry?.['msg'] === 'mediasoup worker started') workerPids.push(Number(entry['pid']));
-			if (entry?.['msg'] === 'SFT ready') {
-				clearTimeout(timer);
-				resolve(Number(entry['clientPort']));
-			}
-		});
-		child.once('exit', (code) => reject(new Error(`the SFT exited (${code}) before it was ready`)));
-	});
-	return { child, clientPort, workerPids, exited };
-}
-
-function parseJson(line: string): Record<string, unknown> | undefined {
-	try {
-		return JSON.parse(line) as Record<string, unknown>;
-	} catch {
-		return undefined;
-	}
 }
 
 function alive(pid: number): boolean {
@@ -98,7 +66,7 @@ for (const [i, signal] of (['SIGINT', 'SIGTERM'] as const).entries()) {
 			assert.is(sft.workerPids.length, 1);
 			const producers: string[] = [];
 			for (let n = 0; n < CLIENTS; n++) {
-				const peer = await PlainSignallingPeer.connect(`https://127.0.0.1:${sft.clientPort}`);
+				const peer = await PlainSignallingPeer.connect(sft.clientUrl);
 				peers.push(peer);
 				await peer.join({ token: '', conferenceId: 'drain' });
 				producers.push(await peer.sendAudio(5000 + n, 20 + n));
@@ -106,7 +74,7 @@ for (const [i, signal] of (['SIGINT', 'SIGTERM'] as const).entries()) {
 			for (const [n, peer] of peers.entries()) for (const [m, id] of producers.entries()) if (m !== n) await peer.consume(id);
 			await until(() => peers[0]!.receivedFrom(producers[1]!) > 10, 5000, 'media to flow');
 
-			process.kill(-sft.child.pid!, signal);
+			sft.signalGroup(signal);
 			await new Promise((r) => setTimeout(r, 300));
 			const before = peers[0]!.receivedFrom(producers[1]!);
 			await new Promise((r) => setTimeout(r, (DRAIN_SECONDS * 1000) / 2));
@@ -128,7 +96,7 @@ for (const [i, signal] of (['SIGINT', 'SIGTERM'] as const).entries()) {
 			await until(() => !alive(sft.workerPids[0]!), 3000, 'the worker to be gone after the SFT stopped');
 		} finally {
 			for (const peer of peers) peer.close();
-			if (sft.child.exitCode === null) process.kill(-sft.child.pid!, 'SIGKILL');
+			sft.kill();
 		}
 	});
 }

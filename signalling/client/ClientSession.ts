@@ -282,6 +282,11 @@ export class ClientSession {
 				this.#detach();
 			}),
 		);
+		const hub = this.#options.hub;
+		if (hub)
+			this.#unsubscribe.push(
+				hub.subscribe('descriptorChanged', (id, descriptor) => id === conference.id && notify('conferenceDescriptor', { descriptor })),
+			);
 		const links = this.#options.links;
 		if (links) this.#unsubscribe.push(links.subscribe(conference, (list) => notify('federationLinks', { links: list })));
 		this.#unsubscribe.push(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { conferenceDescriptorSchema } from '../federation/relay/linkMessages.ts';
+import { type ConferenceDescriptor, conferenceDescriptorSchema } from '../federation/relay/linkMessages.ts';
 
 /**
  * Client ↔ SFT signalling messages. Every request is a socket.io event with
@@ -168,6 +168,11 @@ export interface ServerEvents {
 		participants: ParticipantInfo[];
 		producers: ProducerInfo[];
 	};
+	/**
+	 * The conference is anchored at another SFT now (its anchor died and the
+	 * survivors chose a successor): pass this descriptor around from now on.
+	 */
+	conferenceDescriptor: { descriptor: ConferenceDescriptor };
 	/** The conference's links to other domains' SFTs: sent after join and on every change. */
 	federationLinks: { links: FederationLinkInfo[] };
 }

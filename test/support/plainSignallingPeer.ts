@@ -60,6 +60,31 @@ export class PlainSignallingPeer {
 		this.mediaResets++;
 	}
 
+	/**
+	 * The user ids this client believes are in the call (join reply, then
+	 * participantJoined/Left, a mediaReset starting over); throws on a
+	 * participant joining twice or one leaving who was not there.
+	 */
+	roster(): string[] {
+		const present = new Map<string, string>();
+		const reset = (list: { participantId: string; userId: string }[] | undefined) => {
+			present.clear();
+			for (const p of list ?? []) present.set(p.participantId, p.userId);
+		};
+		reset(this.joinData['participants'] as { participantId: string; userId: string }[] | undefined);
+		for (const { event, payload } of this.signalling.events) {
+			const info = payload as { participantId: string; userId: string; participants?: { participantId: string; userId: string }[] };
+			if (event === 'mediaReset') reset(info.participants);
+			else if (event === 'participantJoined') {
+				if (present.has(info.participantId)) throw new Error(`${info.userId} joined twice`);
+				present.set(info.participantId, info.userId);
+			} else if (event === 'participantLeft' && !present.delete(info.participantId)) {
+				throw new Error('a participant left who was not there');
+			}
+		}
+		return [...present.values()].sort();
+	}
+
 	/** Packets received from any stream of one participant (its producers change after a mediaReset). */
 	receivedFromParticipant(participantId: string): number {
 		let count = 0;
