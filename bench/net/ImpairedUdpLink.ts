@@ -27,6 +27,8 @@ export class ImpairedUdpLink {
 	readonly #sideB: Socket;
 	readonly #timers = new Set<NodeJS.Timeout>();
 	#closed = false;
+	/** performance.now() of the last packet either way. */
+	lastActivityMs = performance.now();
 
 	private constructor(sideA: Socket, sideB: Socket, aToB: ImpairmentModel, bToA: ImpairmentModel) {
 		this.#sideA = sideA;
@@ -80,8 +82,13 @@ export class ImpairedUdpLink {
 		this.#sideB.close();
 	}
 
+	get closed(): boolean {
+		return this.#closed;
+	}
+
 	#forward(packet: Buffer, model: ImpairmentModel, stats: DirectionStats, out: Socket, target: UdpEndpoint): void {
 		stats.received++;
+		this.lastActivityMs = performance.now();
 		const verdict = model.next();
 		if (verdict.drop) {
 			stats.dropped++;

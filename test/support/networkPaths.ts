@@ -15,10 +15,28 @@ export class NetworkPath {
 	readonly #udp = new Map<string, Promise<ImpairedUdpLink>>();
 	#impairment: Impairment = {};
 	#seed: number;
+	/** Totals of wires already closed, so stats survive reaping. */
+	readonly #retired = { received: 0, dropped: 0 };
+	readonly #reaper: NodeJS.Timeout;
 
 	constructor(domains: [string, string], seed = 1) {
 		this.domains = domains;
 		this.#seed = seed;
+		// Pipes come and go (link flaps, worker deaths): close wires nobody used for a while.
+		this.#reaper = setInterval(() => void this.#reapIdle(IDLE_WIRE_MS), IDLE_WIRE_MS / 2);
+		this.#reaper.unref();
+	}
+
+	async #reapIdle(idleMs: number): Promise<void> {
+		const now = performance.now();
+		for (const [pairKey, pending] of this.#udp) {
+			const link = await pending;
+			if (now - link.lastActivityMs < idleMs || this.#udp.get(pairKey) !== pending) continue;
+			this.#udp.delete(pairKey);
+			this.#retired.received += link.stats.aToB.received + link.stats.bToA.received;
+			this.#retired.dropped += link.stats.aToB.dropped + link.stats.bToA.dropped;
+			link.close();
+		}
 	}
 
 	/** Starts the proxy `from` dials to reach `to`'s federation listener; returns its port. */
@@ -50,7 +68,7 @@ export class NetworkPath {
 
 	/** Media packets carried and dropped on every pipe of the pair so far. */
 	async mediaStats(): Promise<{ received: number; dropped: number }> {
-		const total = { received: 0, dropped: 0 };
+		const total = { ...this.#retired };
 		for (const pending of this.#udp.values()) {
 			const { stats } = await pending;
 			total.received += stats.aToB.received + stats.bToA.received;
@@ -77,11 +95,15 @@ export class NetworkPath {
 	}
 
 	async close(): Promise<void> {
+		clearInterval(this.#reaper);
 		for (const proxy of this.#tcp.values()) await proxy.close();
 		for (const link of this.#udp.values()) (await link).close();
 		this.#udp.clear();
 	}
 }
+
+/** A pipe wire without packets for this long is closed (its pipes are gone). */
+const IDLE_WIRE_MS = 30_000;
 
 function key(endpoint: { ip: string; port: number }): string {
 	return `${endpoint.ip}:${String(endpoint.port).padStart(5, '0')}`;

@@ -1,7 +1,14 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
-import { AUDIO_LEVEL_EXTENSION_ID, OPUS_PAYLOAD_TYPE, opusProducerParameters } from '../../bench/rtp/producerParameters.ts';
+import {
+	AUDIO_LEVEL_EXTENSION_ID,
+	OPUS_PAYLOAD_TYPE,
+	opusProducerParameters,
+	VP8_PAYLOAD_TYPE,
+	vp8ProducerParameters,
+} from '../../bench/rtp/producerParameters.ts';
 import { audioLevelExtension, buildOpusPayload, buildRtpPacket, isRtcp, parseRtpPacket } from '../../bench/rtp/rtpPackets.ts';
+import { StreamSender } from '../../bench/rtp/streamSender.ts';
 import { getOrInsert } from '../../sft/getOrInsert.ts';
 import { SignallingClient } from './signallingClient.ts';
 
@@ -13,8 +20,11 @@ import { SignallingClient } from './signallingClient.ts';
 export class PlainSignallingPeer {
 	readonly signalling: SignallingClient;
 	readonly #udp: Socket;
-	/** Unique sequence numbers received, by producer id. */
-	readonly received = new Map<string, Set<number>>();
+	/**
+	 * Unique sequence numbers received, by consumer SSRC (a producer consumed
+	 * again after a link came back gets a new consumer, with its own numbers).
+	 */
+	readonly #received = new Map<number, { producerId: string; seqs: Set<number> }>();
 	readonly #producerBySsrc = new Map<number, string>();
 	#recvTransportId: string | undefined;
 	#timer: NodeJS.Timeout | undefined;
@@ -22,6 +32,7 @@ export class PlainSignallingPeer {
 	/** Where our audio goes now (a mediaReset moves it), and what we send. */
 	#sendTarget: { ip: string; port: number } | undefined;
 	#sending: { ssrc: number; levelDbov: number } | undefined;
+	#video: { sender: StreamSender; target: { ip: string; port: number } | undefined; timer: NodeJS.Timeout } | undefined;
 	/** Owner of each remote producer, from the join reply and events. */
 	readonly #ownerOf = new Map<string, string>();
 	/** Times a mediaReset was handled (transports, stream and consumers re-created). */
@@ -35,7 +46,7 @@ export class PlainSignallingPeer {
 			const rtp = parseRtpPacket(packet);
 			const producerId = rtp && this.#producerBySsrc.get(rtp.ssrc);
 			if (!rtp || !producerId) return;
-			getOrInsert(this.received, producerId, () => new Set<number>()).add(rtp.sequenceNumber);
+			getOrInsert(this.#received, rtp.ssrc, () => ({ producerId, seqs: new Set<number>() })).seqs.add(rtp.sequenceNumber);
 		});
 	}
 
@@ -53,6 +64,7 @@ export class PlainSignallingPeer {
 	async #recover(producers: { producerId: string; participantId: string }[]): Promise<void> {
 		await this.#createRecvTransport();
 		if (this.#sending) await this.#produceAudio(this.#sending.ssrc);
+		if (this.#video) this.#video.target = (await this.#produce('video', vp8ProducerParameters(this.#video.sender.ssrc, 'video'))).target;
 		for (const p of producers) {
 			this.#ownerOf.set(p.producerId, p.participantId);
 			await this.consume(p.producerId).catch(() => undefined);
@@ -88,7 +100,7 @@ export class PlainSignallingPeer {
 	/** Packets received from any stream of one participant (its producers change after a mediaReset). */
 	receivedFromParticipant(participantId: string): number {
 		let count = 0;
-		for (const [producerId, seqs] of this.received) if (this.#ownerOf.get(producerId) === participantId) count += seqs.size;
+		for (const { producerId, seqs } of this.#received.values()) if (this.#ownerOf.get(producerId) === participantId) count += seqs.size;
 		return count;
 	}
 
@@ -136,15 +148,45 @@ export class PlainSignallingPeer {
 	}
 
 	async #produceAudio(ssrc: number): Promise<string> {
+		const { producerId, target } = await this.#produce('audio', opusProducerParameters(ssrc, `cname-${ssrc}`));
+		this.#sendTarget = target;
+		return producerId;
+	}
+
+	/** A plain send transport and one producer on it; where to send its RTP. */
+	async #produce(kind: 'audio' | 'video', rtpParameters: unknown): Promise<{ producerId: string; target: { ip: string; port: number } }> {
 		const send = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'send', type: 'plain' }])) as {
 			transportId: string;
 			ip: string;
 			port: number;
 		};
 		const { producerId } = (await this.signalling.requestUnchecked('produce', [
-			{ transportId: send.transportId, kind: 'audio', rtpParameters: opusProducerParameters(ssrc, `cname-${ssrc}`) },
-		])) as { producerId: string };
-		this.#sendTarget = { ip: send.ip, port: send.port };
+			{ transportId: send.transportId, kind, rtpParameters },
+		])) as {
+			producerId: string;
+		};
+		return { producerId, target: { ip: send.ip, port: send.port } };
+	}
+
+	/** Starts a small VP8 stream (60 packets/s, 15 fps, a key frame every second), for view changes. */
+	async sendVideo(ssrc: number): Promise<string> {
+		const sender = new StreamSender({
+			kind: 'video',
+			ssrc,
+			payloadType: VP8_PAYLOAD_TYPE,
+			packetsPerSecond: 60,
+			payloadBytes: 600,
+			framesPerSecond: 15,
+			keyFrameIntervalMs: 1000,
+		});
+		const { producerId, target } = await this.#produce('video', vp8ProducerParameters(ssrc, 'video'));
+		const started = performance.now();
+		const timer = setInterval(() => {
+			const video = this.#video;
+			if (!video?.target) return;
+			for (const packet of video.sender.due(performance.now() - started, 20)) this.#udp.send(packet, video.target.port, video.target.ip);
+		}, 20);
+		this.#video = { sender, target, timer };
 		return producerId;
 	}
 
@@ -178,7 +220,9 @@ export class PlainSignallingPeer {
 	}
 
 	receivedFrom(producerId: string): number {
-		return this.received.get(producerId)?.size ?? 0;
+		let count = 0;
+		for (const entry of this.#received.values()) if (entry.producerId === producerId) count += entry.seqs.size;
+		return count;
 	}
 
 	#closed = false;
@@ -187,6 +231,7 @@ export class PlainSignallingPeer {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#timer);
+		clearInterval(this.#video?.timer);
 		this.signalling.close();
 		this.#udp.close();
 	}
