@@ -14,9 +14,13 @@ export type Direction = 'send' | 'recv';
 
 /**
  * A sender is asked for a key frame at most this often, so N viewers joining
- * (locally or through federation links) do not cost N key frames.
+ * (locally or through federation links) do not cost N key frames. A request
+ * inside the window waits for its end: this is how long a viewer can wait
+ * for its first frame when someone else asked just before (a federation
+ * pipe asks when it starts, so a federated viewer always does). At 1000 ms
+ * a federated join took over a second to its first frame (RELIABILITY.md).
  */
-export const KEY_FRAME_REQUEST_DELAY_MS = 1000;
+export const KEY_FRAME_REQUEST_DELAY_MS = 300;
 
 export interface MediaLimits {
 	/** Videos a client may view at once. */
