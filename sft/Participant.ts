@@ -17,10 +17,12 @@ export type Direction = 'send' | 'recv';
  * (locally or through federation links) do not cost N key frames. A request
  * inside the window waits for its end: this is how long a viewer can wait
  * for its first frame when someone else asked just before (a federation
- * pipe asks when it starts, so a federated viewer always does). At 1000 ms
- * a federated join took over a second to its first frame (RELIABILITY.md).
+ * pipe asks when it starts, so a federated viewer always did, and at 1000 ms
+ * a federated join took over a second to its first frame). It must stay
+ * above libwebrtc's own 300 ms: Chrome ignores a PLI that soon after the
+ * last one it honoured, and mediasoup asks again only a second later.
  */
-export const KEY_FRAME_REQUEST_DELAY_MS = 300;
+export const KEY_FRAME_REQUEST_DELAY_MS = 350;
 
 export interface MediaLimits {
 	/** Videos a client may view at once. */

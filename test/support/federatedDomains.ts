@@ -29,6 +29,10 @@ export interface FederatedDomainsOptions {
 	networkPaths?: boolean;
 	/** Extra `media` settings for every domain. */
 	media?: Record<string, unknown>;
+	/** Extra `signalling` settings for every domain (e.g. corsOrigins for a browser page). */
+	signalling?: Record<string, unknown>;
+	/** Address every listener binds to (default 127.0.0.1), e.g. the host end of a browser's veth pair. */
+	ip?: string;
 }
 
 /**
@@ -40,11 +44,14 @@ export class FederatedDomains {
 	readonly configs = new Map<string, SftConfig>();
 	readonly #dir = mkdtempSync(join(tmpdir(), 'sft-fed-'));
 	readonly #paths = new Map<string, NetworkPath>();
+	#ip = '127.0.0.1';
 	/** Each domain's pipe port range, to tell whose a pipe endpoint is. */
 	readonly #pipeRanges = new Map<string, { min: number; max: number }>();
 
 	static async start(specs: DomainSpec[], options: FederatedDomainsOptions = {}): Promise<FederatedDomains> {
 		const domains = new FederatedDomains();
+		const ip = options.ip ?? '127.0.0.1';
+		domains.#ip = ip;
 		try {
 			const cas = new Map<string, { certificatePem: string; privateKeyPem: string }>();
 			for (const { domain } of specs) cas.set(domain, await createCertificateAuthority({ commonName: `${domain} CA`, days: 2 }));
@@ -82,10 +89,10 @@ export class FederatedDomains {
 				writeFileSync(certFile, issued.certificatePem);
 				writeFileSync(keyFile, issued.privateKeyPem, { mode: 0o600 });
 				const config = parseConfig({
-					signalling: { listen: { ip: '127.0.0.1', port: 0 }, tokenSecret: TOKEN_SECRET },
+					signalling: { listen: { ip: ip, port: 0 }, tokenSecret: TOKEN_SECRET, ...options.signalling },
 					media: {
 						workers: 1,
-						listenIp: '127.0.0.1',
+						listenIp: ip,
 						rtcBasePort: basePort,
 						rtcMinPort: basePort + 1,
 						rtcMaxPort: basePort + Math.min(30, plainPorts),
@@ -98,18 +105,15 @@ export class FederatedDomains {
 					federation: {
 						enabled: true,
 						domain,
-						listen: { ip: '127.0.0.1', port: federationPorts.get(domain) },
-						announcedHost: '127.0.0.1',
+						listen: { ip: ip, port: federationPorts.get(domain) },
+						announcedHost: ip,
 						certFile,
 						keyFile,
 						trustBundleFile: bundle,
 						allowList: allow,
 						// Static partner entries, as without DNS; descriptor endpoints are not dialled.
 						peers: Object.fromEntries(
-							allow.map((partner) => [
-								partner,
-								{ host: '127.0.0.1', port: peerPorts.get(`${domain}>${partner}`) ?? federationPorts.get(partner) },
-							]),
+							allow.map((partner) => [partner, { host: ip, port: peerPorts.get(`${domain}>${partner}`) ?? federationPorts.get(partner) }]),
 						),
 						...federation,
 					},
@@ -156,7 +160,7 @@ export class FederatedDomains {
 	}
 
 	url(domain: string): string {
-		return `https://127.0.0.1:${this.server(domain).clients.port}`;
+		return `https://${this.#ip}:${this.server(domain).clients.port}`;
 	}
 
 	/** Grants plain transports: the test clients send and receive raw RTP. */

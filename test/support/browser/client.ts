@@ -24,6 +24,18 @@ export interface CallOptions {
 	screen?: boolean;
 	/** false: receive only (no getUserMedia, no producers). */
 	publish?: boolean;
+	/** Another domain's conference descriptor: a federated join through this SFT. */
+	descriptor?: unknown;
+}
+
+/** When the join request went out and when each remote video showed its first frame (Date.now() ms). */
+export interface JoinTimings {
+	joinSentAt: number;
+	joinedAt: number;
+	/** Per remote producer: consume answered, resume answered, first frame shown. */
+	consumedAt: Record<string, number>;
+	resumedAt: Record<string, number>;
+	firstVideoFrameAt: Record<string, number>;
 }
 
 /** Inbound video of one consumed producer, from its receiver's getStats(). */
@@ -52,6 +64,8 @@ export interface CallInfo {
 	handlerName: string;
 	/** Codecs this browser can send (mimeTypes of the device's send capabilities). */
 	sendCodecs: string[];
+	/** The join reply's descriptor (for other domains' callers). */
+	descriptor?: unknown;
 }
 
 export interface KindCounters {
@@ -87,6 +101,7 @@ export interface SftCallApi {
 	setReceiveBitrate(maxBitrate: number): Promise<void>;
 	/** Server events received, in order (name and payload). */
 	events: { event: string; payload: unknown; at: number }[];
+	timings: JoinTimings;
 	/** Everything that went wrong in the page (request failures, transport failures, uncaught errors). */
 	errors: string[];
 	close(): void;
@@ -139,6 +154,7 @@ async function applyEncodingsNeeded(producerId: string, active: boolean[]): Prom
 }
 let requestAny: (<T>(method: string, payload: unknown) => Promise<T>) | undefined;
 const media: HTMLMediaElement[] = [];
+const timings: JoinTimings = { joinSentAt: 0, joinedAt: 0, consumedAt: {}, resumedAt: {}, firstVideoFrameAt: {} };
 const streams: MediaStream[] = [];
 
 function fail(where: string, error: unknown): void {
@@ -201,12 +217,15 @@ async function start(options: CallOptions): Promise<CallInfo> {
 	if (!device.canProduce('audio') || !device.canProduce('video'))
 		throw new Error('this browser cannot produce audio and video for the SFT');
 
-	const joined = await req<{ participantId: string; producers: RemoteProducer[] }>('join', {
+	timings.joinSentAt = Date.now();
+	const joined = await req<{ participantId: string; producers: RemoteProducer[]; descriptor?: unknown }>('join', {
 		token: options.token,
 		conferenceId: options.conferenceId,
 		rtpCapabilities: device.recvRtpCapabilities,
 		displayName: options.displayName,
+		...(options.descriptor ? { descriptor: options.descriptor } : {}),
 	});
+	timings.joinedAt = Date.now();
 	pending.unshift(...joined.producers);
 
 	const wire = (transport: msc.Transport, label: string) => {
@@ -259,6 +278,7 @@ async function start(options: CallOptions): Promise<CallInfo> {
 					'consume',
 					{ transportId: recv.id, producerId: p.producerId },
 				);
+				timings.consumedAt[c.producerId] = Date.now();
 				const consumer = await recv.consume({ id: c.consumerId, producerId: c.producerId, kind: c.kind, rtpParameters: c.rtpParameters });
 				consumers.set(c.producerId, consumer);
 				// Give every remote track a sink, as a real client would.
@@ -266,10 +286,15 @@ async function start(options: CallOptions): Promise<CallInfo> {
 				element.muted = true;
 				element.autoplay = true;
 				element.srcObject = new MediaStream([consumer.track]);
+				if (element instanceof HTMLVideoElement)
+					element.requestVideoFrameCallback(() => {
+						timings.firstVideoFrameAt[c.producerId] ??= Date.now();
+					});
 				document.body.appendChild(element);
 				media.push(element);
 				void element.play().catch(() => undefined);
 				await req('resume', { consumerId: c.consumerId });
+				timings.resumedAt[c.producerId] = Date.now();
 			} catch (error) {
 				consumed.delete(p.producerId);
 				fail(`consume ${p.kind} ${p.producerId}`, error);
@@ -280,7 +305,13 @@ async function start(options: CallOptions): Promise<CallInfo> {
 
 	const sendCodecs = (device.rtpCapabilities.codecs ?? []).map((c) => c.mimeType);
 	if (options.publish === false) {
-		return { participantId: joined.participantId, producerIds: { audio: '', video: '' }, handlerName: device.handlerName, sendCodecs };
+		return {
+			participantId: joined.participantId,
+			producerIds: { audio: '', video: '' },
+			handlerName: device.handlerName,
+			sendCodecs,
+			descriptor: joined.descriptor,
+		};
 	}
 	const video = options.video ?? { width: 320, height: 240, frameRate: 15 };
 	const size = video.exact
@@ -309,6 +340,7 @@ async function start(options: CallOptions): Promise<CallInfo> {
 		producerIds: { audio: audioProducer.id, video: videoProducer.id, ...(screenProducer ? { screen: screenProducer.id } : {}) },
 		handlerName: device.handlerName,
 		sendCodecs,
+		descriptor: joined.descriptor,
 	};
 }
 
@@ -414,6 +446,7 @@ window.sftCall = {
 	setView: (tiles) => call('setView', { tiles }),
 	setReceiveBitrate: (maxBitrate) => call('setReceiveBitrate', { maxBitrate }),
 	events,
+	timings,
 	errors,
 	close,
 };
