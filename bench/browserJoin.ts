@@ -29,8 +29,7 @@ interface Sample {
 	/** ms from the join request to the first frame of the publisher's video, and to the steps before it. */
 	firstFrameMs: number;
 	joinedMs: number;
-	consumedMs: number;
-	resumedMs: number;
+	trackMs: number;
 }
 
 await removeStaleNetworks();
@@ -90,8 +89,7 @@ try {
 				viewer: i,
 				firstFrameMs: since(frameAt),
 				joinedMs: since(timings.joinedAt),
-				consumedMs: since(timings.consumedAt[video]),
-				resumedMs: since(timings.resumedAt[video]),
+				trackMs: since(timings.trackAddedAt[video]),
 			});
 			if (process.env['JOIN_DEBUG']) {
 				const producer = domains.server('a.browser').sft.getConference('latency')?.getProducer(info.producerIds.video);
@@ -113,9 +111,8 @@ try {
 }
 if (options.json) console.log(JSON.stringify(samples, null, 2));
 else {
-	console.log('| join | viewer | join reply (ms) | consume reply | resume reply | first remote frame (ms) |');
-	console.log('| --- | --- | --- | --- | --- | --- |');
-	for (const s of samples)
-		console.log(`| ${s.kind} | ${s.viewer} | ${s.joinedMs} | ${s.consumedMs} | ${s.resumedMs} | ${s.firstFrameMs} |`);
+	console.log('| join | viewer | joined (ms) | track added (ms) | first remote frame (ms) |');
+	console.log('| --- | --- | --- | --- | --- |');
+	for (const s of samples) console.log(`| ${s.kind} | ${s.viewer} | ${s.joinedMs} | ${s.trackMs} | ${s.firstFrameMs} |`);
 }
 process.exit(0);

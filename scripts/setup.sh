@@ -5,7 +5,8 @@
 #   1. as root: apt-get install the missing Debian packages (worker build deps
 #      + what the server and the tests use at runtime);
 #   2. `npm ci` when node_modules is missing or older than package-lock.json;
-#   3. make sure a mediasoup-worker binary exists (scripts/ensure-worker.mjs).
+#   3. make sure a mediasoup-worker binary exists (scripts/ensure-worker.mjs);
+#   4. build the web app (client/web/dist) when its sources changed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,3 +50,5 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 node scripts/ensure-worker.mjs
+
+node --import tsx scripts/build-web.ts

@@ -66,7 +66,7 @@ type ConferenceEvents = {
 export type DemandSource = () => Demand;
 
 /** How long demand changes are gathered before senders' hints are recomputed. */
-const DEMAND_SETTLE_MS = 50;
+const DEMAND_SETTLE_MS = 20;
 
 /**
  * A conference on one mediasoup router. Owns its participants and the

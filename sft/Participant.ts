@@ -84,11 +84,17 @@ export interface ParticipantIdentity {
 	id?: string | undefined;
 	/** Domain of the SFT the client is connected to; undefined for local clients. */
 	origin?: string | undefined;
+	/**
+	 * Domain of the SFT the client is connected to, however it reached us (in a
+	 * star, a c.test client reaches b.test with origin a.test); undefined for local clients.
+	 */
+	homeDomain?: string | undefined;
 }
 
 export class Participant extends TypedEmitter<ParticipantEvents> {
 	readonly id: string;
 	readonly origin: string | undefined;
+	readonly homeDomain: string | undefined;
 	readonly userId: string;
 	readonly displayName: string;
 	readonly rtpCapabilities: ms.RtpCapabilities;
@@ -108,6 +114,7 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 		super();
 		this.id = identity.id ?? randomUUID();
 		this.origin = identity.origin;
+		this.homeDomain = identity.homeDomain ?? identity.origin;
 		this.userId = userId;
 		this.displayName = displayName;
 		this.rtpCapabilities = rtpCapabilities;

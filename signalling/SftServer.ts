@@ -9,7 +9,8 @@ import type { HttpHandler } from './client/clientHttp.ts';
 import { createClientMetrics } from './client/clientMetrics.ts';
 import { loadClientTls } from './client/clientTls.ts';
 import { FederationLinkWatch } from './client/FederationLinkWatch.ts';
-import { resolveTokenSecret } from './client/tokenSecret.ts';
+import { resolveTokenSecret, type TokenSecret } from './client/tokenSecret.ts';
+import { type DevTokenMode, webAppHandler } from './client/webApp.ts';
 import { resolveWorkerCount, type SftConfig } from './config.ts';
 import { FederationHub } from './federation/relay/FederationHub.ts';
 import { LinkMetrics } from './federation/relay/LinkMetrics.ts';
@@ -142,9 +143,10 @@ export class SftServer {
 					logger.child({ component: 'federated-conferences' }),
 				);
 				linkMetrics = new LinkMetrics(hub, registry, config.metrics.statsIntervalMs);
-				linkWatch = new FederationLinkWatch(hub, undefined);
+				linkWatch = new FederationLinkWatch(hub, linkMetrics);
 			}
 			const tls = await loadClientTls(signalling.certFile, signalling.keyFile);
+			const webApp = signalling.webApp ? startWebApp(signalling, token, logger.child({ component: 'web-app' })) : undefined;
 			clients = await startupStep('signalling.listen', () =>
 				ClientServer.listen(
 					sft,
@@ -154,7 +156,7 @@ export class SftServer {
 						tls,
 						http: signalling.http,
 						corsOrigins: signalling.corsOrigins,
-						httpHandler: hooks.httpHandler,
+						httpHandler: firstHandler(hooks.httpHandler, webApp),
 						tokenSecret: token.secret,
 						requireToken: signalling.requireToken,
 						maxTokenLifetimeSeconds: signalling.maxTokenLifetimeSeconds,
@@ -224,6 +226,40 @@ export class SftServer {
 		await this.federation?.close();
 		this.#metrics.close();
 	}
+}
+
+/** Where `npm run build:web` puts the web app. */
+const WEB_APP_DIR = new URL('../client/web/dist', import.meta.url).pathname;
+
+/**
+ * The web app at `/`. Development tokens (`auto`) go to this machine only
+ * while the token secret is not the operator's: generated at first start.
+ */
+function startWebApp(signalling: SftConfig['signalling'], token: TokenSecret, logger: Logger): HttpHandler {
+	const devTokens: DevTokenMode = signalling.devTokens === 'auto' ? (token.source === 'config' ? 'off' : 'loopback') : signalling.devTokens;
+	if (devTokens === 'anyone-unsafe') {
+		logger.warn(
+			{ key: 'signalling.devTokens' },
+			'UNSAFE: signalling.devTokens is anyone-unsafe: every machine that reaches the client port can get a token for any conference. Development only.',
+		);
+	}
+	return webAppHandler({
+		distDir: WEB_APP_DIR,
+		devTokens,
+		tokenSecret: token.secret,
+		maxTokenLifetimeSeconds: signalling.maxTokenLifetimeSeconds,
+		logger,
+	});
+}
+
+/** Tries each handler in turn. */
+function firstHandler(...handlers: (HttpHandler | undefined)[]): HttpHandler | undefined {
+	const present = handlers.filter((h): h is HttpHandler => h !== undefined);
+	if (present.length <= 1) return present[0];
+	return async (request, response) => {
+		for (const handle of present) if (await handle(request, response)) return true;
+		return false;
+	};
 }
 
 /** Which media key a worker start-up failure is about: the port when it is taken, else the address. */

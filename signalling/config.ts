@@ -30,6 +30,15 @@ export const configSchema = z
 				requireToken: z.boolean().default(true),
 				/** Tokens whose expiry lies further in the future than this are refused. */
 				maxTokenLifetimeSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
+				/** Serve the calling web app (client/web) at `/` of the client port. */
+				webApp: z.boolean().default(true),
+				/**
+				 * Who may get a development token from the web app's /api/dev-token:
+				 * `auto` = this machine (loopback address) while the token secret is
+				 * the generated one (not configured), else nobody; `loopback`; `off`;
+				 * `anyone-unsafe` lets every machine that reaches the port join any conference.
+				 */
+				devTokens: z.enum(['auto', 'off', 'loopback', 'anyone-unsafe']).default('auto'),
 				/** Browser origins (scheme://host[:port]) allowed besides the SFT's own; empty = same-origin only. */
 				corsOrigins: z.array(z.string().min(1)).default([]),
 				/** Raw-RTP transports: `token` = only with a token granting `plain`; `any` = every joined client; `off`. */

@@ -97,6 +97,50 @@ test('clients of two other domains join through their own SFTs and everyone hear
 	assert.is(bobSeesCarol?.origin, 'a.test', "carol's participant reaches b.test through the anchor");
 });
 
+const lastLinks = (peer: PlainSignallingPeer) => peer.signalling.received('federationLinks').at(-1)?.links;
+const linkStates = (peer: PlainSignallingPeer) => JSON.stringify(lastLinks(peer)?.map(({ domain, up }) => ({ domain, up })));
+
+test('participants carry their home domain, also across the star (c.test reaches b.test through a.test)', async () => {
+	const domainOf = (join: Record<string, unknown>, user: string) =>
+		(join['participants'] as { userId: string; domain?: string }[]).find((p) => p.userId === user)?.domain;
+	assert.is(alice.joinData['domain'], 'a.test', 'the join reply names the own home domain');
+	assert.is(bob.joinData['domain'], 'b.test');
+	assert.is(domainOf(bob.joinData, 'alice'), 'a.test');
+	assert.is(domainOf(carol.joinData, 'alice'), 'a.test');
+	// Bob's participant may reach c.test just before or just after carol's join reply.
+	const bobAtCarol =
+		domainOf(carol.joinData, 'bob') ?? carol.signalling.received('participantJoined').find((p) => p.userId === 'bob')?.domain;
+	assert.is(bobAtCarol, 'b.test', "bob's participant reaches c.test through the anchor and keeps b.test");
+	const joinedAtBob = bob.signalling.received('participantJoined').find((p) => p.userId === 'carol');
+	assert.is(joinedAtBob?.domain, 'c.test', 'participantJoined carries the home domain');
+	const joinedAtAlice = alice.signalling.received('participantJoined').find((p) => p.userId === 'bob');
+	assert.is(joinedAtAlice?.domain, 'b.test');
+});
+
+test('federationLinks: each client is told its conference links after join and on every change', async () => {
+	await until(
+		() =>
+			linkStates(alice) ===
+			JSON.stringify([
+				{ domain: 'b.test', up: true },
+				{ domain: 'c.test', up: true },
+			]),
+		5000,
+		'alice: links to b.test and c.test up',
+	);
+	for (const peer of [bob, carol]) {
+		await until(
+			() => linkStates(peer) === JSON.stringify([{ domain: 'a.test', up: true }]),
+			5000,
+			'a federated client: the link to the anchor up',
+		);
+	}
+	// RTCP measures the round trip once media crosses a link; on loopback it is often 0 ms, which LinkMetrics leaves out.
+	for (const link of [...(lastLinks(alice) ?? []), ...(lastLinks(bob) ?? [])]) {
+		if (link.rttMs !== undefined) assert.ok(link.rttMs >= 0 && link.rttMs < 100, `loopback RTT ${link.rttMs} ms`);
+	}
+});
+
 test('a producer paused in one domain is paused for the clients of another', async () => {
 	const paused = bob.signalling.waitFor('producerPaused', (e) => e.producerId === producers['alice'], 5000);
 	await alice.signalling.request('pause', { producerId: producers['alice']! });
@@ -168,6 +212,11 @@ test("the last local participant leaving closes that SFT's share; others continu
 		'the anchor to remove bob',
 	);
 	assert.is(domains.server('a.test').hub!.linksOf('standup').length, 1, 'only the c.test link remains');
+	await until(
+		() => linkStates(alice) === JSON.stringify([{ domain: 'c.test', up: true }]),
+		5000,
+		'alice: a closed link is no longer listed',
+	);
 	const before = alice.receivedFrom(producers['carol']!);
 	await new Promise((r) => setTimeout(r, 600));
 	assert.ok(alice.receivedFrom(producers['carol']!) > before + 15, 'alice still hears carol');
@@ -188,6 +237,16 @@ test('after the link drops (partner taken off and put back on the allow list) th
 	await a.reload({ ...config, allowList: ['b.test', 'd.test'] });
 	await until(() => domains.server('a.test').hub!.linksOf('standup').length === 0, 5000, 'the anchor to drop the c.test link');
 	await until(
+		() => linkStates(alice) === JSON.stringify([{ domain: 'c.test', up: false }]),
+		5000,
+		'alice: the lost link to c.test is down',
+	);
+	await until(
+		() => linkStates(carol) === JSON.stringify([{ domain: 'a.test', up: false }]),
+		5000,
+		'carol: the lost link to the anchor is down',
+	);
+	await until(
 		() =>
 			!domains
 				.server('a.test')
@@ -205,6 +264,12 @@ test('after the link drops (partner taken off and put back on the allow list) th
 				.participants.some((p) => p.userId === 'carol'),
 		10000,
 		'c.test to re-attach',
+	);
+	await until(() => linkStates(alice) === JSON.stringify([{ domain: 'c.test', up: true }]), 5000, 'alice: the link to c.test is up again');
+	await until(
+		() => linkStates(carol) === JSON.stringify([{ domain: 'a.test', up: true }]),
+		5000,
+		'carol: the link to the anchor is up again',
 	);
 	// The anchor re-created carol's stream under the same id, so alice's consumer of it was closed: consume again.
 	await until(

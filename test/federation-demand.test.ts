@@ -184,6 +184,33 @@ test('a capped link sheds the thumbnail-only stream first and says so in its met
 	await carol.stop();
 });
 
+test('a stream from one federated domain to another crosses both hops only while viewed (C → anchor → B)', async () => {
+	const conference = await domains.server('a.test').sft.getOrCreateConference('star');
+	const descriptor = domains.server('a.test').hub!.descriptorFor(conference);
+	const starB = await domains.server('b.test').hub!.joinWithDescriptor(descriptor);
+	const starC = await domains.server('c.test').hub!.joinWithDescriptor(descriptor);
+	const sender = await join(starC, 'c.test', 'carl', { video: true });
+	const viewer = await join(starB, 'b.test', 'bea', { receive: true });
+	const id = sender.video!.producer.id;
+	await until(() => viewer.remote(id) !== undefined, 8000, "bea at b.test to consume carl's video from c.test");
+	await viewer.participant.setView([]);
+	await sleep(1000);
+	const cToA = linkTo('c.test', 'star', 'a.test');
+	const aToB = linkTo('a.test', 'star', 'b.test');
+	const before = { cToA: await crossedPackets(cToA, id), aToB: await crossedPackets(aToB, id) };
+	await sleep(1000);
+	assert.is(await crossedPackets(cToA, id), before.cToA, 'nothing crosses c.test → a.test while nobody views it');
+	assert.is(await crossedPackets(aToB, id), before.aToB, 'nothing crosses a.test → b.test while nobody views it');
+	const started = performance.now();
+	await viewer.participant.setView([id]);
+	await until(() => (viewer.remote(id)?.counter.packets ?? 0) > 0, 3000, "carl's video to reach bea over two hops");
+	const firstPacketMs = performance.now() - started;
+	console.log(`# two-hop view switch: first packet after ${Math.round(firstPacketMs)} ms`);
+	assert.ok(firstPacketMs < 1000, `two hops, first packet ${Math.round(firstPacketMs)} ms < 1 s`);
+	assert.ok((await crossedPackets(cToA, id)) > before.cToA, 'it crosses c.test → a.test once viewed at b.test');
+	for (const client of [sender, viewer]) await client.stop();
+});
+
 test('full mode still relays every stream, viewed or not', async () => {
 	const conference = await domains.server('e.test').sft.getOrCreateConference('full');
 	const descriptor = domains.server('e.test').hub!.descriptorFor(conference);

@@ -4,7 +4,7 @@
 // root namespace each call their own domain's SFT. a.test anchors; b.test and
 // c.test attach to it over mutual TLS and relay media through SRTP pipes;
 // d.test is not on a.test's allow list.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -13,8 +13,9 @@ import { createCertificateAuthority, type IssuedCredentials } from '../certs/ind
 import type { AccessRight } from '../signalling/client/accessToken.ts';
 import type { ConferenceDescriptor } from '../signalling/federation/relay/linkMessages.ts';
 import { NetnsHosts, NetnsUnavailableError } from './support/netnsHosts.ts';
-import { SftProcess } from './support/sftProcess.ts';
+import { SftProcess, stopSfts } from './support/sftProcess.ts';
 import { RequestError, type ResponseData } from './support/signallingClient.ts';
+import { step as declareStep } from './support/steps.ts';
 import { WeriftCaller, waitUntil } from './support/weriftCaller.ts';
 
 const TOKEN_SECRET = 'federation-netns-test-secret-0123';
@@ -87,13 +88,7 @@ test.before(async () => {
 
 test.after(async () => {
 	await Promise.all([...callers].map((c) => c.close()));
-	await Promise.all([...sfts.values()].map((s) => s.stop()));
-	if (failed) {
-		for (const s of sfts.values()) s.saveLog();
-		console.log(`  SFT logs kept in ${dir}`);
-	} else {
-		rmSync(dir, { recursive: true, force: true });
-	}
+	await stopSfts(sfts.values(), dir, failed);
 	hosts?.destroy();
 	console.log(`  federation-netns: ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
 	// uvu has set the exit code; do not let a leaked handle keep the process up.
@@ -102,24 +97,11 @@ test.after(async () => {
 
 /** A test that prints the SFTs' logs when it fails, and is skipped without network namespaces. */
 function step(name: string, body: () => Promise<void>): void {
-	if (skipReason) {
-		test.skip(`${name} (skipped: ${skipReason})`);
-		return;
-	}
-	test(name, async () => {
-		if (setupError instanceof NetnsUnavailableError) return console.log(`  skipped: ${setupError.message}`);
-		if (setupError) throw setupError;
-		const t0 = Date.now();
-		try {
-			await body();
-		} catch (error) {
-			failed = true;
-			dumpLogs(name);
-			throw error;
-		} finally {
-			console.log(`  ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-		}
-	});
+	const onFailure = (why: string) => {
+		failed = true;
+		dumpLogs(why);
+	};
+	declareStep(test, { unavailable: skipReason, setupError: () => setupError, onFailure }, name, body);
 }
 
 function dumpLogs(why: string): void {

@@ -140,6 +140,48 @@ test('setView: a viewer of 4 video senders receives exactly the 2 it views', asy
 	}
 });
 
+test('after a signalling drop the SDK rejoins, republishes and resubscribes; nobody is shown twice', async () => {
+	let a: WeriftCaller | undefined;
+	let b: WeriftCaller | undefined;
+	try {
+		a = await call('call-drop', 'alice');
+		b = await call('call-drop', 'bob', { reconnect: true });
+		await assertExchange(a, b, 20);
+		const oldBob = b.participantId;
+		const oldProducers = [b.audioProducerId, b.videoProducerId];
+		const left = a.signalling.waitFor('participantLeft', (e) => e.participantId === oldBob, 10_000);
+		const states: string[] = [];
+		b.call.on('connection', (state) => states.push(state));
+		// The network goes away under socket.io (not a deliberate disconnect): it reconnects by itself.
+		b.client.signalling.socket.io.engine.close();
+		await left;
+		const bob = b;
+		await waitUntil(() => states.includes('connected'), 'bob to rejoin', 15_000);
+		assert.equal(states, ['reconnecting', 'connected']);
+		assert.is.not(bob.participantId, oldBob, 'a new session');
+		assert.ok(
+			oldProducers.every((id) => id !== bob.audioProducerId && id !== bob.videoProducerId),
+			'the tracks are published again as new producers',
+		);
+		const alice = a;
+		await waitUntil(
+			() => alice.call.snapshot.participants.some((p) => p.participantId === bob.participantId),
+			"alice to see bob's new session",
+		);
+		for (const [who, caller] of [
+			['alice', a],
+			['bob', b],
+		] as const) {
+			const remote = caller.call.snapshot.tiles.filter((t) => !t.local);
+			assert.is(remote.length, 1, `${who} shows one remote tile: ${JSON.stringify(remote.map((t) => t.key))}`);
+		}
+		await assertExchange(a, b, 20);
+		assert.is(b.consumedProducerIds().length, 2, "bob consumes alice's two streams once each");
+	} finally {
+		await hangUp(a, b);
+	}
+});
+
 test('a worker death moves its conferences to the replacement: clients are told mediaReset, not the end; a new conference then works', async () => {
 	const s = ready();
 	let a: WeriftCaller | undefined;

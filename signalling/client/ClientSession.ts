@@ -16,6 +16,7 @@ import type { FederationLinkWatch } from './FederationLinkWatch.ts';
 import {
 	isRequestMethod,
 	MAX_PAYLOAD_BYTES,
+	type ParticipantInfo,
 	type ProducerInfo,
 	type RequestMethod,
 	type RequestPayload,
@@ -219,10 +220,14 @@ export class ClientSession {
 		this.#logger.info({ conference: conference.id, participant: participant.id, user: claims.user }, 'joined');
 		// After the join acknowledgement, which is sent when this returns.
 		setImmediate(() => {
-			if (this.#participant === participant)
-				this.#socket.emit('federationLinks', { links: this.#options.links?.linksOf(conference.id) ?? [] });
+			if (this.#participant === participant) this.#notify('federationLinks', { links: this.#options.links?.linksOf(conference.id) ?? [] });
 		});
-		return { conferenceId: conference.id, descriptor: hub?.descriptorOf(conference), ...roomState(conference, participant) };
+		return {
+			conferenceId: conference.id,
+			domain: hub?.domain,
+			descriptor: hub?.descriptorOf(conference),
+			...roomState(conference, participant, hub?.domain),
+		};
 	}
 
 	/**
@@ -236,7 +241,7 @@ export class ClientSession {
 		try {
 			conference = await restart;
 		} catch {
-			this.#socket.emit('conferenceEnded', { reason: 'worker_died' });
+			this.#notify('conferenceEnded', { reason: 'worker_died' });
 			return;
 		}
 		if (this.#socket.disconnected || this.#participant || conference.closed) return;
@@ -244,7 +249,7 @@ export class ClientSession {
 		this.#participant = participant;
 		this.#subscribe(conference, participant);
 		this.#logger.info({ conference: conference.id, participant: participant.id }, 'rejoined after a worker death');
-		this.#socket.emit('mediaReset', { reason: 'worker_died', ...roomState(conference, participant) });
+		this.#notify('mediaReset', { reason: 'worker_died', ...roomState(conference, participant, this.#options.hub?.domain) });
 	}
 
 	async #setPaused(p: { consumerId: string } | { producerId: string }, paused: boolean) {
@@ -254,10 +259,17 @@ export class ClientSession {
 		return {};
 	}
 
+	#notify<E extends keyof ServerEvents>(event: E, payload: ServerEvents[E]): void {
+		this.#socket.emit(event, payload);
+	}
+
 	#subscribe(conference: Conference, self: Participant): void {
-		const notify = <E extends keyof ServerEvents>(event: E, payload: ServerEvents[E]) => this.#socket.emit(event, payload);
+		const notify = this.#notify.bind(this);
 		const others = (p: Participant) => p !== self;
-		this.#unsubscribe.push(conference.subscribe('participantJoined', (p) => others(p) && notify('participantJoined', participantInfo(p))));
+		const domain = this.#options.hub?.domain;
+		this.#unsubscribe.push(
+			conference.subscribe('participantJoined', (p) => others(p) && notify('participantJoined', participantInfo(p, domain))),
+		);
 		this.#unsubscribe.push(conference.subscribe('participantLeft', (p) => others(p) && notify('participantLeft', { participantId: p.id })));
 		this.#unsubscribe.push(
 			conference.subscribe('producerAdded', (p, producer) => others(p) && notify('producerAdded', producerInfo(p, producer))),
@@ -341,19 +353,21 @@ function unmapped(address: string): string {
 	return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 }
 
-/** Who and what a participant finds in its conference (join reply, mediaReset). */
-function roomState(conference: Conference, self: Participant) {
+/** Who and what a participant finds in its conference (join reply, mediaReset); `ownDomain` as for participantInfo. */
+function roomState(conference: Conference, self: Participant, ownDomain: string | undefined) {
 	const others = conference.participants.filter((x) => x !== self);
 	return {
 		participantId: self.id,
 		rtpCapabilities: conference.rtpCapabilities,
-		participants: others.map(participantInfo),
+		participants: others.map((p) => participantInfo(p, ownDomain)),
 		producers: others.flatMap((x) => x.producers.map((pr) => producerInfo(x, pr))),
 	};
 }
 
-function participantInfo(p: Participant) {
-	return { participantId: p.id, userId: p.userId, displayName: p.displayName };
+/** `ownDomain`: this SFT's federation domain, the home of its local participants. */
+function participantInfo(p: Participant, ownDomain: string | undefined): ParticipantInfo {
+	const domain = p.homeDomain ?? ownDomain;
+	return { participantId: p.id, userId: p.userId, displayName: p.displayName, ...(domain ? { domain } : {}) };
 }
 
 function producerInfo(p: Participant, producer: ms.Producer): ProducerInfo {

@@ -103,6 +103,8 @@ export interface ParticipantInfo {
 	participantId: string;
 	userId: string;
 	displayName: string;
+	/** The participant's home domain (the SFT its client is connected to); absent when this SFT does not federate. */
+	domain?: string;
 }
 
 /** One link of a federated conference between this SFT and a partner SFT. */

@@ -280,7 +280,7 @@ export interface BrowserHandle {
  * script; Playwright drives it over a pipe, so the namespace does not matter
  * for control). Playwright gives it a new, empty user data dir and removes it on close.
  */
-export async function launchChromiumIn(network: TestNetwork, workDir: string): Promise<BrowserHandle> {
+export async function launchChromiumIn(network: Pick<TestNetwork, 'namespace'>, workDir: string): Promise<BrowserHandle> {
 	const wrapper = join(workDir, 'chromium-in-netns.sh');
 	await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${network.namespace} ${CHROMIUM} "$@"\n`);
 	await chmod(wrapper, 0o755);
@@ -293,46 +293,70 @@ export async function launchChromiumIn(network: TestNetwork, workDir: string): P
 	};
 }
 
+/**
+ * A new browser context (certificate errors ignored) and page on `url`; once
+ * more when a fresh namespace's network change aborts the first navigation.
+ * Console messages of `consoleTypes`, uncaught errors and crashes go to `problems`.
+ */
+export async function openPage(
+	browser: Browser,
+	url: string,
+	problems: string[],
+	options: { viewport?: { width: number; height: number }; consoleTypes?: string[] } = {},
+): Promise<{ context: BrowserContext; page: Page; retried: boolean }> {
+	const context = await browser.newContext({ ignoreHTTPSErrors: true, ...(options.viewport ? { viewport: options.viewport } : {}) });
+	const page = await context.newPage();
+	const types = options.consoleTypes ?? ['error', 'warning'];
+	page.on('console', (message) => {
+		if (types.includes(message.type())) problems.push(`${message.type()}: ${message.text()}`);
+	});
+	page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+	page.on('crash', () => problems.push('page crashed'));
+	let retried = false;
+	try {
+		try {
+			await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
+		} catch (error) {
+			if (!/ERR_NETWORK_CHANGED/.test((error as Error).message)) throw error;
+			retried = true;
+			await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
+		}
+	} catch (error) {
+		await context.close().catch(() => undefined);
+		throw error;
+	}
+	return { context, page, retried };
+}
+
 /** One calling client: its own browser context and page running the bundled client. */
 export class BrowserCaller {
 	readonly name: string;
 	readonly page: Page;
 	readonly #context: BrowserContext;
 	/** Console errors and page crashes seen on the Node side. */
-	readonly consoleLog: string[] = [];
+	readonly consoleLog: string[];
 
-	private constructor(name: string, context: BrowserContext, page: Page) {
+	private constructor(name: string, context: BrowserContext, page: Page, consoleLog: string[]) {
 		this.name = name;
 		this.#context = context;
 		this.page = page;
-		page.on('console', (message) => {
-			if (message.type() === 'error' || message.type() === 'warning') this.consoleLog.push(`${message.type()}: ${message.text()}`);
-		});
-		page.on('pageerror', (error) => this.consoleLog.push(`pageerror: ${error.message}`));
-		page.on('crash', () => this.consoleLog.push('page crashed'));
+		this.consoleLog = consoleLog;
 	}
 
 	static async open(browser: Browser, pageUrl: string, name: string): Promise<BrowserCaller> {
-		const context = await browser.newContext({ ignoreHTTPSErrors: true });
-		const page = await context.newPage();
-		const caller = new BrowserCaller(name, context, page);
+		const consoleLog: string[] = [];
+		let opened: Awaited<ReturnType<typeof openPage>> | undefined;
 		try {
-			try {
-				await page.goto(pageUrl, { waitUntil: 'load', timeout: 30_000 });
-			} catch (error) {
-				// A network change right after launch aborts the navigation; once is enough.
-				if (!/ERR_NETWORK_CHANGED/.test((error as Error).message)) throw error;
-				caller.consoleLog.push('navigation retried after ERR_NETWORK_CHANGED');
-				await page.goto(pageUrl, { waitUntil: 'load', timeout: 30_000 });
-			}
-			await page.waitForFunction(() => typeof window.sftCall === 'object', undefined, { timeout: 15_000 });
+			opened = await openPage(browser, pageUrl, consoleLog);
+			if (opened.retried) consoleLog.push('navigation retried after ERR_NETWORK_CHANGED');
+			await opened.page.waitForFunction(() => typeof window.sftCall === 'object', undefined, { timeout: 15_000 });
 		} catch (error) {
-			await context.close().catch(() => undefined);
+			await opened?.context.close().catch(() => undefined);
 			throw new Error(
-				`${name}: the test page did not load from ${pageUrl}: ${(error as Error).message}; console: ${caller.consoleLog.join(' | ')}`,
+				`${name}: the test page did not load from ${pageUrl}: ${(error as Error).message}; console: ${consoleLog.join(' | ')}`,
 			);
 		}
-		return caller;
+		return new BrowserCaller(name, opened.context, opened.page, consoleLog);
 	}
 
 	async start(options: CallOptions): Promise<CallInfo> {

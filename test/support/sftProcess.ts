@@ -3,7 +3,7 @@
 // media) on the host's address, a generated config file, certificates from
 // the domain's own CA, and the "SFT ready" log line awaited.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type IssuedCredentials, issueSftCertificate } from '../../certs/index.ts';
@@ -290,6 +290,18 @@ export function runSftMainToExit(
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
 	return runToEnd(child, undefined, timeoutMs);
+}
+
+/** Stops every SFT; keeps their logs in `dir` when something failed, else removes `dir`. */
+export async function stopSfts(sfts: Iterable<SftProcess>, dir: string, keepLogs: boolean): Promise<void> {
+	const list = [...sfts];
+	await Promise.all(list.map((s) => s.stop()));
+	if (keepLogs) {
+		for (const s of list) s.saveLog();
+		console.log(`  SFT logs kept in ${dir}`);
+	} else {
+		rmSync(dir, { recursive: true, force: true });
+	}
 }
 
 function describeExit(status: { code: number | null; signal: NodeJS.Signals | null } | undefined): string {

@@ -1,77 +1,18 @@
-// A typed socket.io-client wrapper for the SFT client protocol
-// (signalling/client/protocol.ts): requests resolve with `data` or reject with a
-// RequestError carrying the server's error `code`; server events are logged
-// and can be awaited.
+// The SDK's signalling connection (client/Signalling.ts) with what tests need
+// on top: every server event logged and awaitable, and requests expected to fail.
+import type { ReplyData, Requests, SftEventName, SftEvents } from '../../client/protocol.ts';
+import { RequestError, Signalling } from '../../client/Signalling.ts';
 
-import type { types as ms } from 'mediasoup';
-import { io, type Socket } from 'socket.io-client';
-import type { z } from 'zod';
-import type {
-	ParticipantInfo,
-	ProducerInfo,
-	RequestMethod,
-	requestSchemas,
-	ServerEvents,
-	SimulcastProfiles,
-} from '../../signalling/client/protocol.ts';
-import type { ConferenceDescriptor } from '../../signalling/federation/relay/linkMessages.ts';
+export { RequestError };
+export type ResponseData = ReplyData;
+export type RequestInput<M extends keyof Requests> = Requests[M];
 
-/** What the server puts in `data` for each request (see signalling/client/ClientSession.ts). */
-export interface ResponseData {
-	getCapabilities: {
-		rtpCapabilities: ms.RtpCapabilities;
-		limits: { maxVideos: number; maxAudible: number };
-		simulcast: SimulcastProfiles;
-	};
-	join: {
-		participantId: string;
-		conferenceId: string;
-		descriptor?: ConferenceDescriptor;
-		rtpCapabilities: ms.RtpCapabilities;
-		participants: ParticipantInfo[];
-		producers: ProducerInfo[];
-	};
-	createTransport: {
-		transportId: string;
-		iceParameters?: ms.IceParameters;
-		iceCandidates?: ms.IceCandidate[];
-		dtlsParameters?: ms.DtlsParameters;
-		ip?: string;
-		port?: number;
-	};
-	connectTransport: Record<string, never>;
-	produce: { producerId: string };
-	closeProducer: Record<string, never>;
-	consume: { consumerId: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: ms.RtpParameters; paused: boolean };
-	pause: Record<string, never>;
-	resume: Record<string, never>;
-	setView: Record<string, never>;
-	setReceiveBitrate: Record<string, never>;
-	leave: Record<string, never>;
-}
-
-/** Request payloads as a client writes them (defaults may be left out). */
-export type RequestInput<M extends RequestMethod> = z.input<(typeof requestSchemas)[M]>;
-
-export type ServerEventName = keyof ServerEvents;
+export type ServerEventName = SftEventName;
 
 export interface ReceivedEvent {
 	event: string;
 	payload: unknown;
 	at: number;
-}
-
-/** An error acknowledgement (or a transport failure, code `timeout` / `disconnected`). */
-export class RequestError extends Error {
-	readonly code: string;
-	readonly method: string;
-
-	constructor(method: string, code: string, message: string) {
-		super(`${method}: ${code}: ${message}`);
-		this.name = 'RequestError';
-		this.code = code;
-		this.method = method;
-	}
 }
 
 export interface SignallingClientOptions {
@@ -86,20 +27,16 @@ export interface SignallingClientOptions {
 	extraHeaders?: Record<string, string>;
 }
 
-type AnyResponse = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
-
 export class SignallingClient {
-	readonly socket: Socket;
+	readonly connection: Signalling;
 	/** Every server event received, in order. */
 	readonly events: ReceivedEvent[] = [];
-	readonly #requestTimeoutMs: number;
 	readonly #waiters = new Set<{ event: string; test: (payload: unknown) => boolean; resolve: (payload: unknown) => void }>();
-	#closed = false;
 
-	private constructor(socket: Socket, requestTimeoutMs: number) {
-		this.socket = socket;
-		this.#requestTimeoutMs = requestTimeoutMs;
-		socket.onAny((event: string, payload: unknown) => {
+	/** Wraps an open connection (events from now on are logged). */
+	constructor(connection: Signalling) {
+		this.connection = connection;
+		connection.on('event', (event, payload) => {
 			this.events.push({ event, payload, at: Date.now() });
 			for (const waiter of [...this.#waiters]) {
 				if (waiter.event === event && waiter.test(payload)) waiter.resolve(payload);
@@ -107,54 +44,38 @@ export class SignallingClient {
 		});
 	}
 
+	/** A connection that does not reconnect (a test sees every drop). */
 	static async connect(options: SignallingClientOptions): Promise<SignallingClient> {
-		const socket = io(options.url, {
-			transports: ['websocket'],
-			reconnection: false,
-			forceNew: true,
-			timeout: options.connectTimeoutMs ?? 5000,
+		const connection = await Signalling.connect(options.url, {
+			reconnect: false,
+			requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+			connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+			tls: options.ca ? { ca: options.ca } : { rejectUnauthorized: false },
 			...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
-			...(options.ca ? { ca: options.ca, rejectUnauthorized: true } : { rejectUnauthorized: false }),
 		});
-		const client = new SignallingClient(socket, options.requestTimeoutMs ?? 10_000);
-		try {
-			await new Promise<void>((resolve, reject) => {
-				socket.once('connect', () => resolve());
-				socket.once('connect_error', (error) => reject(new Error(`cannot connect to ${options.url}: ${error.message}`)));
-			});
-		} catch (error) {
-			socket.close();
-			throw error;
-		}
-		return client;
+		return new SignallingClient(connection);
+	}
+
+	get socket(): Signalling['socket'] {
+		return this.connection.socket;
 	}
 
 	get connected(): boolean {
-		return this.socket.connected;
+		return this.connection.connected;
 	}
 
 	/** A protocol request with a typed payload and result. */
-	request<M extends RequestMethod>(method: M, payload: RequestInput<M>, timeoutMs?: number): Promise<ResponseData[M]> {
-		return this.requestUnchecked(method, [payload], timeoutMs) as Promise<ResponseData[M]>;
+	request<M extends keyof Requests>(method: M, payload: Requests[M], timeoutMs?: number): Promise<ReplyData[M]> {
+		return this.connection.request(method, payload, timeoutMs);
 	}
 
 	/**
 	 * Sends any event name with any arguments (an ack callback is appended),
 	 * for testing how the server treats malformed requests.
 	 */
-	async requestUnchecked(method: string, args: unknown[], timeoutMs = this.#requestTimeoutMs): Promise<unknown> {
-		if (this.#closed || !this.socket.connected) throw new RequestError(method, 'disconnected', 'the signalling connection is closed');
-		let response: AnyResponse;
-		try {
-			response = (await this.socket.timeout(timeoutMs).emitWithAck(method, ...args)) as AnyResponse;
-		} catch {
-			throw new RequestError(method, this.socket.connected ? 'timeout' : 'disconnected', `no acknowledgement within ${timeoutMs} ms`);
-		}
-		if (response && response.ok === true) return response.data;
-		if (response && response.ok === false && response.error) throw new RequestError(method, response.error.code, response.error.message);
-		throw new RequestError(method, 'malformed_response', `unexpected acknowledgement ${JSON.stringify(response)}`);
+	requestUnchecked(method: string, args: unknown[], timeoutMs?: number): Promise<unknown> {
+		return this.connection.requestUnchecked(method, args, timeoutMs);
 	}
-
 	/** Resolves with the error code of a request expected to fail; rejects if it succeeds. */
 	async expectError(method: string, payload: unknown, timeoutMs?: number): Promise<string> {
 		try {
@@ -169,10 +90,10 @@ export class SignallingClient {
 	/** Waits for the next `event` (received after this call) whose payload passes `predicate`. */
 	waitFor<E extends ServerEventName>(
 		event: E,
-		predicate: (payload: ServerEvents[E]) => boolean = () => true,
+		predicate: (payload: SftEvents[E]) => boolean = () => true,
 		timeoutMs = 5000,
-	): Promise<ServerEvents[E]> {
-		return this.waitForAny(event, predicate as (payload: unknown) => boolean, timeoutMs) as Promise<ServerEvents[E]>;
+	): Promise<SftEvents[E]> {
+		return this.waitForAny(event, predicate as (payload: unknown) => boolean, timeoutMs) as Promise<SftEvents[E]>;
 	}
 
 	/** waitFor for any event name (e.g. `requestError`, which is not in ServerEvents). */
@@ -209,19 +130,15 @@ export class SignallingClient {
 	}
 
 	/** Payloads of the events named `event` received so far. */
-	received<E extends ServerEventName>(event: E): ServerEvents[E][] {
-		return this.events.filter((e) => e.event === event).map((e) => e.payload as ServerEvents[E]);
+	received<E extends ServerEventName>(event: E): SftEvents[E][] {
+		return this.events.filter((e) => e.event === event).map((e) => e.payload as SftEvents[E]);
 	}
 
-	on<E extends ServerEventName>(event: E, listener: (payload: ServerEvents[E]) => void): () => void {
-		const handler = (payload: ServerEvents[E]) => listener(payload);
-		this.socket.on(event as string, handler);
-		return () => void this.socket.off(event as string, handler);
+	on<E extends ServerEventName>(event: E, listener: (payload: SftEvents[E]) => void): () => void {
+		return this.connection.onEvent(event, listener);
 	}
 
 	close(): void {
-		if (this.#closed) return;
-		this.#closed = true;
-		this.socket.close();
+		this.connection.close();
 	}
 }

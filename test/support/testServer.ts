@@ -64,7 +64,8 @@ export async function startWithFreePorts(signalling: Record<string, unknown>, ov
 		const rtcBasePort = 41_000 + Math.floor(Math.random() * 4000);
 		const rtcMinPort = 45_100 + Math.floor(Math.random() * 40) * 100;
 		const config = parseConfig({
-			signalling: { listen: { ip: '127.0.0.1', port: 0 }, ...signalling },
+			// No web app unless a test asks for it (signalling.webApp): the port answers only what the test plugs in.
+			signalling: { listen: { ip: '127.0.0.1', port: 0 }, webApp: false, ...signalling },
 			limits: overrides.limits ?? {},
 			metrics: {
 				listen: { ip: '127.0.0.1', port: 0 },

@@ -1,30 +1,16 @@
-// A calling client that runs in Node: socket.io signalling plus the official
-// mediasoup-client on werift's RTCPeerConnection polyfill (real ICE, DTLS and
-// SRTP over UDP). It sends a synthetic Opus track and a synthetic VP8 track
-// fed with generated RTP, consumes every remote producer, and counts the
-// unique RTP sequence numbers it receives per producer.
+// A calling client that runs in Node: the SDK (client/) on werift's
+// RTCPeerConnection polyfill (real ICE, DTLS and SRTP over UDP). It sends a
+// synthetic Opus track and a synthetic VP8 track fed with generated RTP, lets
+// the SDK consume every remote producer, and counts the unique RTP sequence
+// numbers it receives per producer.
 
-import { Device, type types as msc } from 'mediasoup-client';
-import type { ProducerInfo } from '../../signalling/client/protocol.ts';
-import type { ConferenceDescriptor } from '../../signalling/federation/relay/linkMessages.ts';
-import { type RequestInput, type ResponseData, SignallingClient } from './signallingClient.ts';
+import type { Call, RemoteTrack } from '../../client/Call.ts';
+import { installWeriftPolyfill, weriftDevice } from '../../client/node.ts';
+import type { ConferenceDescriptor, ProducerInfo } from '../../client/protocol.ts';
+import { SftClient } from '../../client/SftClient.ts';
+import { SignallingClient } from './signallingClient.ts';
 
-let polyfillInstalled: Promise<void> | undefined;
-
-/**
- * Installs werift's WebRTC globals once per process. Host candidates include
- * loopback, which werift leaves out by default, so calls work on 127.0.0.1.
- */
-export function installWeriftPolyfill(): Promise<void> {
-	polyfillInstalled ??= (async () => {
-		const { installPolyfill } = await import('werift/polyfill');
-		installPolyfill({
-			mediaRegister: [],
-			peerConnectionConfig: { iceAdditionalHostAddresses: ['127.0.0.1'], iceUseIpv6: false, iceUseTcp: false, iceTcpPassive: false },
-		});
-	})();
-	return polyfillInstalled;
-}
+export { installWeriftPolyfill };
 
 export interface WeriftCallerOptions {
 	/** https://127.0.0.1:PORT of the SFT client listener. */
@@ -42,6 +28,8 @@ export interface WeriftCallerOptions {
 	video?: boolean;
 	/** Consume every remote producer and resume it (default true). */
 	consume?: boolean;
+	/** Reconnect and rejoin after a signalling drop (default false: a test sees every drop). */
+	reconnect?: boolean;
 	audioPacketsPerSecond?: number;
 	videoFramesPerSecond?: number;
 	/** A VP8 keyframe at least this often (also one right after a PLI/FIR). */
@@ -52,7 +40,7 @@ export interface ReceivedStream {
 	producerId: string;
 	consumerId: string;
 	kind: 'audio' | 'video';
-	consumer: msc.Consumer;
+	track: MediaStreamTrack;
 	/** Unique RTP sequence numbers seen (werift re-delivers retransmissions). */
 	sequenceNumbers: Set<number>;
 	closed: boolean;
@@ -65,162 +53,112 @@ type WeriftTrack = MediaStreamTrack & {
 type WeriftSender = { onPictureLossIndication?: { subscribe(fn: () => void): unknown } };
 
 export class WeriftCaller {
+	readonly client: SftClient;
+	readonly call: Call;
+	/** The SDK's connection, with every server event logged. */
 	readonly signalling: SignallingClient;
-	readonly device: Device;
 	readonly conferenceId: string;
-	participantId = '';
-	/** The join reply (with the descriptor to hand to callers of other domains). */
-	joinReply: ResponseData['join'] | undefined;
-	audioProducerId: string | undefined;
-	videoProducerId: string | undefined;
-	/** Remote producers announced (at join or by producerAdded) and not closed. */
-	readonly remoteProducers = new Map<string, ProducerInfo>();
-	/** What this client receives, by remote producer id. */
+	/** What this client receives, by remote producer id (the latest consumer of each). */
 	readonly streams = new Map<string, ReceivedStream>();
 	/** Failures in background work (consume, RTP sending); tests assert this stays empty. */
 	readonly errors: Error[] = [];
-	/** Set when the server ends the conference. */
+	/** Set when the call ends (the server ended the conference, or the connection dropped for good). */
 	endedReason: string | undefined;
-	#options: Required<
-		Pick<WeriftCallerOptions, 'audio' | 'video' | 'consume' | 'audioPacketsPerSecond' | 'videoFramesPerSecond' | 'keyframeIntervalMs'>
+	readonly #options: Required<
+		Pick<WeriftCallerOptions, 'audio' | 'video' | 'audioPacketsPerSecond' | 'videoFramesPerSecond' | 'keyframeIntervalMs'>
 	>;
-	#sendTransport: msc.Transport | undefined;
-	#recvTransport: msc.Transport | undefined;
-	#consumeQueue: Promise<void> = Promise.resolve();
-	#timers: NodeJS.Timeout[] = [];
+	readonly #timers: NodeJS.Timeout[] = [];
+	#keyframeRequested = true;
 	#closed = false;
 
-	private constructor(signalling: SignallingClient, device: Device, options: WeriftCallerOptions) {
+	private constructor(client: SftClient, signalling: SignallingClient, call: Call, options: WeriftCallerOptions) {
+		this.client = client;
 		this.signalling = signalling;
-		this.device = device;
+		this.call = call;
 		this.conferenceId = options.conferenceId;
 		this.#options = {
 			audio: options.audio ?? true,
 			video: options.video ?? true,
-			consume: options.consume ?? true,
 			audioPacketsPerSecond: options.audioPacketsPerSecond ?? 50,
 			videoFramesPerSecond: options.videoFramesPerSecond ?? 30,
 			keyframeIntervalMs: options.keyframeIntervalMs ?? 1000,
 		};
+		for (const track of call.remoteTracks) this.#onTrack(track);
+		call.on('trackAdded', (track) => this.#onTrack(track));
+		call.on('trackRemoved', ({ producerId }) => this.#dropStream(producerId));
+		call.on('error', (error) => {
+			if (!this.#closed && this.errors.length < 10) this.errors.push(error);
+		});
+		call.on('ended', ({ reason }) => {
+			this.endedReason = reason;
+			this.#stopSending();
+		});
 	}
 
-	/** Connects, joins, sets up transports, starts sending and (optionally) consuming. */
+	/** Connects, joins, starts sending and (optionally) consuming. */
 	static async join(options: WeriftCallerOptions): Promise<WeriftCaller> {
-		await installWeriftPolyfill();
-		const signalling = await SignallingClient.connect({ url: options.url, ca: options.ca });
-		const caller = new WeriftCaller(signalling, new Device({ handlerName: 'Chrome111' }), options);
+		const client = await SftClient.connect(options.url, options.token, {
+			device: weriftDevice,
+			reconnect: options.reconnect ?? false,
+			requestTimeoutMs: 10_000,
+			connectTimeoutMs: 5000,
+			tls: options.ca ? { ca: options.ca } : { rejectUnauthorized: false },
+		});
+		const signalling = new SignallingClient(client.signalling);
+		let caller: WeriftCaller | undefined;
 		try {
-			await caller.#start(options);
+			const call = await client.join(options.conferenceId, {
+				displayName: options.displayName ?? 'werift caller',
+				descriptor: options.descriptor,
+				receive: options.consume ?? true,
+			});
+			caller = new WeriftCaller(client, signalling, call, options);
+			await caller.#startSending();
 		} catch (error) {
-			await caller.close();
+			await caller?.close();
+			client.close();
 			throw error;
 		}
 		return caller;
 	}
 
-	async #start(options: WeriftCallerOptions): Promise<void> {
-		const { signalling } = this;
-		signalling.on('producerAdded', (info) => {
-			this.remoteProducers.set(info.producerId, info);
-			this.#enqueueConsume(info);
-		});
-		signalling.on('producerClosed', ({ producerId }) => {
-			this.remoteProducers.delete(producerId);
-			this.#dropStream(producerId);
-		});
-		signalling.on('consumerClosed', ({ producerId }) => this.#dropStream(producerId));
-		signalling.on('conferenceEnded', ({ reason }) => {
-			this.endedReason = reason;
-			this.#stopSending();
-		});
-
-		const caps = await signalling.request('getCapabilities', {});
-		await this.device.load({ routerRtpCapabilities: caps.rtpCapabilities as unknown as msc.RtpCapabilities });
-		const joined: ResponseData['join'] = await signalling.request('join', {
-			conferenceId: options.conferenceId,
-			...(options.token !== undefined ? { token: options.token } : {}),
-			displayName: options.displayName ?? 'werift caller',
-			rtpCapabilities: this.device.rtpCapabilities as unknown as Record<string, unknown>,
-			...(options.descriptor ? { descriptor: options.descriptor } : {}),
-		});
-		this.joinReply = joined;
-		this.participantId = joined.participantId;
-		for (const info of joined.producers) this.remoteProducers.set(info.producerId, info);
-
-		if (this.#options.consume) {
-			this.#recvTransport = await this.#createTransport('recv');
-			// Includes producers announced while the transport was being created
-			// (in a federated join the partner's streams arrive right then).
-			for (const info of this.remoteProducers.values()) this.#enqueueConsume(info);
-		}
-		if (this.#options.audio || this.#options.video) {
-			await this.#startSending();
-		}
+	get participantId(): string {
+		return this.call.participantId;
 	}
 
-	async #createTransport(direction: 'send' | 'recv'): Promise<msc.Transport> {
-		const params = await this.signalling.request('createTransport', { direction, type: 'webrtc' });
-		const transportOptions = {
-			id: params.transportId,
-			iceParameters: params.iceParameters as unknown as msc.IceParameters,
-			iceCandidates: params.iceCandidates as unknown as msc.IceCandidate[],
-			dtlsParameters: params.dtlsParameters as unknown as msc.DtlsParameters,
-		};
-		const transport =
-			direction === 'send' ? this.device.createSendTransport(transportOptions) : this.device.createRecvTransport(transportOptions);
-		transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-			this.signalling
-				.request('connectTransport', {
-					transportId: transport.id,
-					dtlsParameters: dtlsParameters as unknown as { fingerprints: { algorithm: string; value: string }[] },
-				})
-				.then(
-					() => callback(),
-					(error: Error) => errback(error),
-				);
-		});
-		if (direction === 'send') {
-			transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-				this.signalling
-					.request('produce', {
-						transportId: transport.id,
-						kind,
-						rtpParameters: rtpParameters as unknown as RequestInput<'produce'>['rtpParameters'],
-						appData: appData as Record<string, string>,
-					})
-					.then(
-						({ producerId }) => callback({ id: producerId }),
-						(error: Error) => errback(error),
-					);
-			});
-		}
-		return transport;
+	/** The latest join reply (with the descriptor to hand to callers of other domains). */
+	get joinReply() {
+		return this.call.joinReply;
+	}
+
+	get audioProducerId(): string | undefined {
+		return this.call.producerId('mic');
+	}
+
+	get videoProducerId(): string | undefined {
+		return this.call.producerId('camera');
+	}
+
+	/** Remote producers announced (at join or by producerAdded) and not closed. */
+	get remoteProducers(): Map<string, ProducerInfo> {
+		return new Map(this.call.snapshot.producers.map((p) => [p.producerId, p]));
 	}
 
 	async #startSending(): Promise<void> {
-		const transport = await this.#createTransport('send');
-		this.#sendTransport = transport;
 		const TrackClass = globalThis.MediaStreamTrack as unknown as new (props: { kind: 'audio' | 'video' }) => WeriftTrack;
-		let audioTrack: WeriftTrack | undefined;
-		let videoTrack: WeriftTrack | undefined;
-		let keyframeRequested = true;
-		if (this.#options.audio) {
-			audioTrack = new TrackClass({ kind: 'audio' });
-			const producer = await transport.produce({ track: audioTrack, stopTracks: false, appData: { source: 'mic' } });
-			this.audioProducerId = producer.id;
+		const audioTrack = this.#options.audio ? new TrackClass({ kind: 'audio' }) : undefined;
+		const videoTrack = this.#options.video ? new TrackClass({ kind: 'video' }) : undefined;
+		if (audioTrack) await this.call.publish('mic', audioTrack);
+		if (videoTrack) {
+			await this.call.publish('camera', videoTrack, { simulcast: false });
+			this.#watchKeyframeRequests();
+			// A rejoin makes a new sender; its key-frame requests count too.
+			this.call.on('connection', (state) => state === 'connected' && this.#watchKeyframeRequests());
 		}
-		if (this.#options.video) {
-			videoTrack = new TrackClass({ kind: 'video' });
-			const producer = await transport.produce({ track: videoTrack, stopTracks: false, appData: { source: 'camera' } });
-			this.videoProducerId = producer.id;
-			(producer.rtpSender as unknown as WeriftSender | undefined)?.onPictureLossIndication?.subscribe(() => {
-				keyframeRequested = true;
-			});
-		}
+		if (!audioTrack && !videoTrack) return;
 		// werift drops RTP written before its DTLS transport is up.
-		await waitForConnected(transport, 15_000);
+		await waitUntil(() => this.call.transportStates.send === 'connected' || this.#closed, 'the send transport to connect', 15_000);
 		if (this.#closed || this.endedReason !== undefined) return;
-
 		const safe = (fn: () => void) => () => {
 			try {
 				fn();
@@ -230,30 +168,28 @@ export class WeriftCaller {
 		};
 		if (audioTrack) {
 			const audio = new RtpStream(111, 960);
-			const track = audioTrack;
 			this.#timers.push(
 				setInterval(
-					safe(() => track.writeRtp(audio.next(OPUS_SILENCE, true))),
+					safe(() => audioTrack.writeRtp(audio.next(OPUS_SILENCE, true))),
 					1000 / this.#options.audioPacketsPerSecond,
 				),
 			);
 		}
 		if (videoTrack) {
 			const video = new RtpStream(96, Math.round(90_000 / this.#options.videoFramesPerSecond));
-			const track = videoTrack;
 			let pictureId = Math.floor(Math.random() * 0x7fff);
 			let lastKeyframe = 0;
 			this.#timers.push(
 				setInterval(
 					safe(() => {
 						const now = Date.now();
-						const keyframe = keyframeRequested || now - lastKeyframe >= this.#options.keyframeIntervalMs;
+						const keyframe = this.#keyframeRequested || now - lastKeyframe >= this.#options.keyframeIntervalMs;
 						if (keyframe) {
-							keyframeRequested = false;
+							this.#keyframeRequested = false;
 							lastKeyframe = now;
 						}
 						pictureId = (pictureId + 1) & 0x7fff;
-						track.writeRtp(video.next(vp8Payload(pictureId, keyframe), true));
+						videoTrack.writeRtp(video.next(vp8Payload(pictureId, keyframe), true));
 					}),
 					1000 / this.#options.videoFramesPerSecond,
 				),
@@ -261,49 +197,31 @@ export class WeriftCaller {
 		}
 	}
 
-	#enqueueConsume(info: ProducerInfo): void {
-		if (!this.#options.consume || !this.#recvTransport) return;
-		this.#consumeQueue = this.#consumeQueue
-			.then(() => this.#consume(info))
-			.catch((error: Error) => {
-				if (!this.#closed && this.endedReason === undefined) this.errors.push(error);
-			});
+	#watchKeyframeRequests(): void {
+		(this.call.sender('camera') as WeriftSender | undefined)?.onPictureLossIndication?.subscribe(() => {
+			this.#keyframeRequested = true;
+		});
 	}
 
-	async #consume(info: ProducerInfo): Promise<void> {
-		const transport = this.#recvTransport;
-		if (!transport || this.#closed || this.streams.has(info.producerId) || !this.remoteProducers.has(info.producerId)) return;
-		const data = await this.signalling.request('consume', { transportId: transport.id, producerId: info.producerId });
-		const consumer = await transport.consume({
-			id: data.consumerId,
-			producerId: data.producerId,
-			kind: data.kind,
-			rtpParameters: data.rtpParameters as unknown as msc.RtpParameters,
-		});
+	#onTrack(remote: RemoteTrack): void {
+		this.#dropStream(remote.producerId);
 		const stream: ReceivedStream = {
-			producerId: data.producerId,
-			consumerId: data.consumerId,
-			kind: data.kind,
-			consumer,
+			producerId: remote.producerId,
+			consumerId: remote.consumerId,
+			kind: remote.kind,
+			track: remote.track,
 			sequenceNumbers: new Set(),
 			closed: false,
 		};
-		this.streams.set(data.producerId, stream);
-		(consumer.track as WeriftTrack).onReceiveRtp.subscribe((rtp) => {
+		this.streams.set(remote.producerId, stream);
+		(remote.track as WeriftTrack).onReceiveRtp.subscribe((rtp) => {
 			if (!stream.closed) stream.sequenceNumbers.add(rtp.header.sequenceNumber);
 		});
-		await this.signalling.request('resume', { consumerId: data.consumerId });
 	}
 
 	#dropStream(producerId: string): void {
 		const stream = this.streams.get(producerId);
-		if (!stream || stream.closed) return;
-		stream.closed = true;
-		try {
-			stream.consumer.close();
-		} catch {
-			// transport already gone
-		}
+		if (stream) stream.closed = true;
 	}
 
 	/** Unique RTP packets received so far from a remote producer (0 if not consumed). */
@@ -317,29 +235,20 @@ export class WeriftCaller {
 	}
 
 	async setView(producerIds: string[]): Promise<void> {
-		await this.signalling.request('setView', { producerIds });
+		await this.call.setView(producerIds);
 	}
 
 	#stopSending(): void {
 		for (const timer of this.#timers.splice(0)) clearInterval(timer);
 	}
 
-	/** Stops media, leaves (if still possible) and closes transports and the socket. Never throws. */
+	/** Stops media, leaves (if still possible) and closes the connection. Never throws. */
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
 		this.#stopSending();
-		if (this.signalling.connected && this.endedReason === undefined && this.participantId) {
-			await this.signalling.request('leave', {}, 2000).catch(() => undefined);
-		}
-		for (const transport of [this.#sendTransport, this.#recvTransport]) {
-			try {
-				transport?.close();
-			} catch {
-				// already closed
-			}
-		}
-		this.signalling.close();
+		await this.call.leave().catch(() => undefined);
+		this.client.close();
 	}
 }
 
@@ -350,28 +259,6 @@ export async function waitUntil(predicate: () => boolean, what: string, timeoutM
 		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 		await new Promise((resolve) => setTimeout(resolve, 50));
 	}
-}
-
-function waitForConnected(transport: msc.Transport, timeoutMs: number): Promise<void> {
-	if (transport.connectionState === 'connected') return Promise.resolve();
-	return new Promise((resolve, reject) => {
-		const timer = setTimeout(() => {
-			transport.off('connectionstatechange', onChange);
-			reject(new Error(`send transport not connected after ${timeoutMs} ms (state ${transport.connectionState})`));
-		}, timeoutMs);
-		const onChange = (state: msc.ConnectionState) => {
-			if (state === 'connected') {
-				clearTimeout(timer);
-				transport.off('connectionstatechange', onChange);
-				resolve();
-			} else if (state === 'failed' || state === 'closed') {
-				clearTimeout(timer);
-				transport.off('connectionstatechange', onChange);
-				reject(new Error(`send transport ${state}`));
-			}
-		};
-		transport.on('connectionstatechange', onChange);
-	});
 }
 
 /** Sequence numbers, timestamps and an SSRC for one synthetic RTP stream (werift rewrites PT and SSRC). */

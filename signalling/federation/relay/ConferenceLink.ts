@@ -118,6 +118,7 @@ export class ConferenceLink {
 				c.addParticipant(participant.userId, participant.displayName, c.rtpCapabilities, {
 					id: participant.participantId,
 					origin: this.peerDomain,
+					homeDomain: participant.domain ?? this.peerDomain,
 				});
 				return;
 			}
@@ -168,7 +169,12 @@ export class ConferenceLink {
 
 	#announceParticipant(p: Participant): void {
 		if (!this.#forwarded(p)) return;
-		const participant = { participantId: p.id, userId: p.userId, displayName: p.displayName };
+		const participant = {
+			participantId: p.id,
+			userId: p.userId,
+			displayName: p.displayName,
+			...(p.homeDomain ? { domain: p.homeDomain } : {}),
+		};
 		this.#queueOut(() => this.#send('conf:participantJoined', { participant }));
 	}
 

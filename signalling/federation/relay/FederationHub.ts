@@ -39,13 +39,13 @@ export interface FederationHubOptions {
 type FederationHubEvents = {
 	/** A lost link to an anchor came back (counted as a reconnect). */
 	reattached: [anchorDomain: string];
-	/** A partner's message was refused with `code` (malformed, forged or over a limit). */
-	messageRefused: [domain: string, code: string];
 	/**
 	 * A conference's link to a partner SFT is up, was lost (the partner became
 	 * unreachable), or was closed on purpose (detach, conference over, re-homing).
 	 */
 	conferenceLink: [conferenceId: string, domain: string, state: ConferenceLinkState];
+	/** A partner's message was refused with `code` (malformed, forged or over a limit). */
+	messageRefused: [domain: string, code: string];
 	/** A conference is anchored elsewhere now (anchor failover): what clients should pass around from now on. */
 	descriptorChanged: [conferenceId: string, descriptor: ConferenceDescriptor];
 };
@@ -179,12 +179,13 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 					await relay.connect(reply.endpoint);
 					link = candidate;
 				} else {
-					this.#unregister(candidate);
+					this.#unregister(candidate, false);
 					mode = reply.relayMode;
 				}
 			}
 		} catch (error) {
-			for (const stale of this.linksOf(conference.id)) if (stale.peerDomain === descriptor.anchorDomain) this.#unregister(stale);
+			// Never up, so nothing to announce (a lost link stays lost while we retry).
+			for (const stale of this.linksOf(conference.id)) if (stale.peerDomain === descriptor.anchorDomain) this.#unregister(stale, false);
 			throw error;
 		}
 		if (!link) throw new RelayError('federation_unavailable', `${descriptor.anchorDomain} did not agree on a relay mode`);
@@ -446,14 +447,14 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		return link;
 	}
 
-	#unregister(link: ConferenceLink): void {
+	#unregister(link: ConferenceLink, announce = true): void {
 		link.close();
 		this.#offConferenceClosed.get(link)?.();
 		this.#offConferenceClosed.delete(link);
 		const byConference = this.#links.get(link.peerDomain);
 		if (byConference?.get(link.conference.id) !== link) return;
 		byConference.delete(link.conference.id);
-		this.emit('conferenceLink', link.conference.id, link.peerDomain, 'closed');
+		if (announce) this.emit('conferenceLink', link.conference.id, link.peerDomain, 'closed');
 		this.#announceMembers(link.conference.id);
 	}
 }

@@ -44,6 +44,8 @@ export interface LinkDemandStats {
 	/** Video streams and layers crossing now, by spatial layer; audio streams crossing. */
 	relayedVideoLayers: Map<number, number>;
 	relayedAudio: number;
+	/** Streams (audio and video) crossing at some layer now. */
+	crossingStreams: number;
 	/** Bit/s the partner's demand asks for (before the cap) and what the cap sheds of it. */
 	neededBitrate: number;
 	shedBitrate: number;
@@ -68,6 +70,7 @@ export class LinkDemand {
 		heldBack: 0,
 		relayedVideoLayers: new Map(),
 		relayedAudio: 0,
+		crossingStreams: 0,
 		neededBitrate: 0,
 		shedBitrate: 0,
 	};
@@ -283,6 +286,7 @@ export class LinkDemand {
 		this.stats.relayedVideoLayers = byLayer;
 		this.stats.heldBack = heldBack;
 		this.stats.relayedAudio = audios.filter((p) => (this.#crossing.get(p.id)?.size ?? 0) > 0).length;
+		this.stats.crossingStreams = videos.length - heldBack + this.stats.relayedAudio;
 	}
 
 	async #poll(): Promise<void> {

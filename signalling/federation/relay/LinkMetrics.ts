@@ -46,6 +46,8 @@ export class LinkMetrics {
 	readonly #rtt: Gauge<Labels>;
 	readonly #streams: Gauge<Labels>;
 	readonly #demand: DemandMetrics;
+	/** Latest round-trip time per partner, for clients' link indicators. */
+	readonly #rttMs = new Map<string, number>();
 	readonly #timer: NodeJS.Timeout;
 	/** Polls run one after another; an explicit poll() waits for its own, fresh one. */
 	#polls: Promise<void> = Promise.resolve();
@@ -146,7 +148,7 @@ export class LinkMetrics {
 					}
 					const outgoing = relay.sentConsumers;
 					const incoming = relay.receivedProducers;
-					sample.tx.streams += outgoing.length;
+					sample.tx.streams += link.demand.stats.crossingStreams;
 					sample.rx.streams += incoming.length;
 					await Promise.all([
 						...outgoing.map(async (c) => this.#observeStream(c.id, remote_domain, 'tx', await c.getStats().catch(() => []), sample.tx)),
@@ -167,11 +169,15 @@ export class LinkMetrics {
 					this.#streams.set({ remote_domain, direction }, s.streams);
 					this.#lossRatio.set({ remote_domain, direction }, s.lossReports ? s.lossSum / s.lossReports : 0);
 				}
-				if (tx.rttReports) this.#rtt.set({ remote_domain }, tx.rttSum / tx.rttReports / 1000);
+				if (tx.rttReports) {
+					this.#rtt.set({ remote_domain }, tx.rttSum / tx.rttReports / 1000);
+					this.#rttMs.set(remote_domain, tx.rttSum / tx.rttReports);
+				}
 			}
 			// Partners with no link left read zero rather than their last value.
 			for (const { domain } of this.#hub.channelStates) {
 				if (perDomain.has(domain)) continue;
+				this.#rttMs.delete(domain);
 				for (const direction of ['tx', 'rx']) {
 					this.#bitrate.set({ remote_domain: domain, direction }, 0);
 					this.#streams.set({ remote_domain: domain, direction }, 0);
@@ -205,6 +211,11 @@ export class LinkMetrics {
 				sample.rttReports++;
 			}
 		}
+	}
+
+	/** Round-trip time to a partner from the latest poll (undefined until streams carried RTCP). */
+	rttMs(domain: string): number | undefined {
+		return this.#rttMs.get(domain);
 	}
 
 	close(): void {

@@ -14,7 +14,13 @@ export const pipeEndpointSchema = z.object({ ip: z.string().max(64), port: z.num
 export const relayModeSchema = z.enum(['full', 'demand']);
 /** The anchor's reply to `conf:attach`. */
 export const attachReplySchema = z.object({ relayMode: relayModeSchema, endpoint: pipeEndpointSchema.optional() });
-const participant = z.object({ participantId: id, userId: z.string().max(256), displayName: z.string().max(256) });
+const participant = z.object({
+	participantId: id,
+	userId: z.string().max(256),
+	displayName: z.string().max(256),
+	/** The participant's home domain when it is not the sender's own (a star relays other domains' participants). */
+	domain: z.string().max(253).optional(),
+});
 const relayedProducer = z.object({
 	producerId: id,
 	kind: z.enum(['audio', 'video']),
