@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalFederation } from './support/localFederation.ts';
 import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
+import { until } from './support/until.ts';
 
 // Three SFT processes; a.test anchors the call, b.test and c.test federate.
 // SIGKILL takes a.test down with its worker. The survivors agree on the
@@ -21,15 +22,6 @@ test.after(async () => {
 	for (const peer of peers) peer.close();
 	federation?.close();
 });
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
-	const started = Date.now();
-	while (!check()) {
-		if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-	return Date.now() - started;
-}
 
 async function caller(domain: string, user: string, right: 'start' | 'join', descriptor?: unknown) {
 	const peer = await PlainSignallingPeer.connect(federation.sft(domain).clientUrl);

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FederatedDomains } from './support/federatedDomains.ts';
 import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
+import { until } from './support/until.ts';
 
 // a.test anchors, b.test federates; the federation TCP link and the pipe
 // media between them go through a NetworkPath that the test black-holes
@@ -26,15 +27,6 @@ test.after(async () => {
 	for (const peer of peers) peer.close();
 	await domains?.close();
 });
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
-	const started = Date.now();
-	while (!check()) {
-		if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-	return Date.now() - started;
-}
 
 function linkUp(peer: PlainSignallingPeer, domain: string): boolean | undefined {
 	return peer.signalling

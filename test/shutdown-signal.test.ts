@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalSftProcess } from './support/localSftProcess.ts';
 import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
+import { until } from './support/until.ts';
 
 // A real SFT process (as systemd starts it: node --import tsx) in its own
 // process group; SIGINT or SIGTERM goes to the whole group, as Ctrl-C and
@@ -47,14 +48,6 @@ function alive(pid: number): boolean {
 		return true;
 	} catch {
 		return false;
-	}
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!check()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 50));
 	}
 }
 

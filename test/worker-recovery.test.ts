@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FederatedDomains } from './support/federatedDomains.ts';
 import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
+import { until } from './support/until.ts';
 
 // One worker per SFT; SIGKILL it. The SFT replaces the worker, re-creates
 // the conference on it (same id and start), tells its clients mediaReset,
@@ -38,15 +39,6 @@ test.after(async () => {
 	for (const peer of peers) peer.close();
 	await domains?.close();
 });
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
-	const started = Date.now();
-	while (!check()) {
-		if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-	return Date.now() - started;
-}
 
 for (const domain of ['a.test', 'b.test']) {
 	test(`SIGKILL of ${domain}'s only worker: conference re-created, clients re-establish media within 3 s, link re-created`, async () => {
