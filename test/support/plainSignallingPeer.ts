@@ -9,6 +9,7 @@ import {
 } from '../../bench/rtp/producerParameters.ts';
 import { audioLevelExtension, buildOpusPayload, buildRtpPacket, isRtcp, parseRtpPacket } from '../../bench/rtp/rtpPackets.ts';
 import { StreamSender } from '../../bench/rtp/streamSender.ts';
+import { SeqSet } from '../../bench/rtp/streamStats.ts';
 import { getOrInsert } from '../../sft/getOrInsert.ts';
 import { SignallingClient } from './signallingClient.ts';
 
@@ -24,7 +25,7 @@ export class PlainSignallingPeer {
 	 * Unique sequence numbers received, by consumer SSRC (a producer consumed
 	 * again after a link came back gets a new consumer, with its own numbers).
 	 */
-	readonly #received = new Map<number, { producerId: string; seqs: Set<number> }>();
+	readonly #received = new Map<number, ReceivedStream>();
 	readonly #producerBySsrc = new Map<number, string>();
 	#recvTransportId: string | undefined;
 	#timer: NodeJS.Timeout | undefined;
@@ -46,7 +47,7 @@ export class PlainSignallingPeer {
 			const rtp = parseRtpPacket(packet);
 			const producerId = rtp && this.#producerBySsrc.get(rtp.ssrc);
 			if (!rtp || !producerId) return;
-			getOrInsert(this.#received, rtp.ssrc, () => ({ producerId, seqs: new Set<number>() })).seqs.add(rtp.sequenceNumber);
+			getOrInsert(this.#received, rtp.ssrc, () => new ReceivedStream(producerId)).add(rtp.sequenceNumber);
 		});
 	}
 
@@ -100,7 +101,7 @@ export class PlainSignallingPeer {
 	/** Packets received from any stream of one participant (its producers change after a mediaReset). */
 	receivedFromParticipant(participantId: string): number {
 		let count = 0;
-		for (const { producerId, seqs } of this.#received.values()) if (this.#ownerOf.get(producerId) === participantId) count += seqs.size;
+		for (const stream of this.#received.values()) if (this.#ownerOf.get(stream.producerId) === participantId) count += stream.unique;
 		return count;
 	}
 
@@ -221,7 +222,7 @@ export class PlainSignallingPeer {
 
 	receivedFrom(producerId: string): number {
 		let count = 0;
-		for (const entry of this.#received.values()) if (entry.producerId === producerId) count += entry.seqs.size;
+		for (const stream of this.#received.values()) if (stream.producerId === producerId) count += stream.unique;
 		return count;
 	}
 
@@ -234,5 +235,38 @@ export class PlainSignallingPeer {
 		clearInterval(this.#video?.timer);
 		this.signalling.close();
 		this.#udp.close();
+	}
+}
+
+/**
+ * Unique packets of one consumer, by sequence number extended past the
+ * 16-bit wrap (a long call passes 65,536 packets), kept in a bitset: cheap
+ * enough for the 30-minute soak.
+ */
+class ReceivedStream {
+	readonly producerId: string;
+	readonly #seqs = new SeqSet();
+	/** Highest extended sequence number so far (-1: none). */
+	#highest = -1;
+
+	constructor(producerId: string) {
+		this.producerId = producerId;
+	}
+
+	get unique(): number {
+		return this.#seqs.size;
+	}
+
+	add(sequenceNumber: number): void {
+		let extended = sequenceNumber;
+		if (this.#highest >= 0) {
+			extended += this.#highest - (this.#highest & 0xffff);
+			// More than half the range away: the counter wrapped (ahead) or a late packet of the last cycle (behind).
+			if (extended < this.#highest - 0x8000) extended += 0x10000;
+			else if (extended > this.#highest + 0x8000) extended -= 0x10000;
+		}
+		if (extended < 0) return;
+		this.#highest = Math.max(this.#highest, extended);
+		this.#seqs.add(extended);
 	}
 }
