@@ -207,7 +207,9 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 						.catch(() => undefined);
 				this.#unregister(link);
 			}
-			if (!restarting) this.#descriptors.delete(conference.id);
+			if (restarting) return;
+			this.#descriptors.delete(conference.id);
+			this.#members.forget(conference.id);
 		});
 	}
 
