@@ -408,11 +408,9 @@ export class Call extends Emitter<CallEvents> {
 			return;
 		}
 		if (name === 'conferenceDescriptor') {
-			// The anchor died and another SFT took over: a later rejoin goes there.
+			// The anchor died and another SFT took over: a later rejoin goes there (unless it is our own SFT).
 			const { descriptor } = payload as SftEvents['conferenceDescriptor'];
-			if (descriptor.anchorDomain !== this.#joinReply?.domain) this.#descriptor = descriptor;
-			if (this.#joinReply) this.#joinReply = { ...this.#joinReply, descriptor };
-			return;
+			this.#descriptor = descriptor.anchorDomain !== this.#joinReply?.domain ? descriptor : undefined;
 		}
 		if (!this.#state.apply(name, payload as SftEvents[typeof name])) return;
 		switch (name) {
