@@ -22,7 +22,8 @@ const options = new Command()
 const result = await runSoak({ minutes: options.minutes, seed: options.seed, onProgress: (line) => console.error(line) });
 if (options.json) console.log(JSON.stringify(result, null, 2));
 else {
-	const rows: [string, keyof SoakSnapshot, 'mb' | 'n'][] = [
+	type NumericKey = { [K in keyof SoakSnapshot]: SoakSnapshot[K] extends number ? K : never }[keyof SoakSnapshot];
+	const rows: [string, NumericKey, 'mb' | 'n'][] = [
 		['mediasoup routers', 'routers', 'n'],
 		['mediasoup transports', 'transports', 'n'],
 		['mediasoup producers', 'producers', 'n'],
@@ -46,6 +47,10 @@ else {
 		const change = before === 0 ? '' : `${(((after - before) / before) * 100).toFixed(1)} %`;
 		console.log(`| ${label} | ${show(before)} | ${show(after)} | ${change} |`);
 	}
+	for (const domain of Object.keys(result.end.workerRssByDomain))
+		console.log(
+			`| worker RSS ${domain} | ${result.baseline.workerRssByDomain[domain]} MB | ${result.end.workerRssByDomain[domain]} MB | |`,
+		);
 	console.error(`\nbaseline: ${describe(result.baseline)}\nend:      ${describe(result.end)}`);
 }
 process.exit(0);

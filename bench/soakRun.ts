@@ -19,6 +19,8 @@ export interface SoakSnapshot {
 	nodeRssBytes: number;
 	nodeHeapUsedBytes: number;
 	workerRssBytes: number;
+	/** Per domain, MB (a replaced worker starts small again). */
+	workerRssByDomain: Record<string, number>;
 	nodeFds: number;
 	workerFds: number;
 	routers: number;
@@ -74,7 +76,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 	const random = seededRandom(options.seed ?? 42);
 	const log = options.onProgress ?? (() => undefined);
 	const domains = await FederatedDomains.start(
-		DOMAINS.map((domain) => ({ domain, allow: DOMAINS.filter((d) => d !== domain) })),
+		// 30 plain ports per SFT: up to 10 callers with a send and a receive transport each.
+		DOMAINS.map((domain) => ({ domain, allow: DOMAINS.filter((d) => d !== domain), plainPorts: 30 })),
 		{ networkPaths: true },
 	);
 	const steady: Caller[] = [];
@@ -85,6 +88,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		counts.errors++;
 		const code = (error as { code?: string }).code ?? 'other';
 		errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+		if (process.env['SOAK_DEBUG']) log(`request failed: ${(error as Error).message}`);
 	};
 	let descriptor: unknown;
 	let nextSsrc = 10_000;
@@ -267,9 +271,16 @@ async function settle(churners: Caller[], counts: { leaves: number }): Promise<v
 
 async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined): Promise<SoakSnapshot> {
 	gc?.();
+	// Pipe wires of the test network whose pipes are gone would count as our descriptors.
+	for (const [i, a] of DOMAINS.entries()) for (const b of DOMAINS.slice(i + 1)) await domains.path(a, b).closeIdleWires(5000);
 	const servers = DOMAINS.map((d) => domains.server(d));
 	const workers = servers.flatMap((s) => s.sft.pool.workers);
 	const usage = await Promise.all(workers.map((w) => w.resourceUsage()));
+	const workerRssByDomain: Record<string, number> = {};
+	for (const [i, domain] of DOMAINS.entries()) {
+		const own = await Promise.all((servers[i]?.sft.pool.workers ?? []).map((w) => w.resourceUsage()));
+		workerRssByDomain[domain] = Math.round(own.reduce((n, u) => n + u.rssBytes, 0) / 1e5) / 10;
+	}
 	let routers = 0;
 	let transports = 0;
 	let producers = 0;
@@ -289,6 +300,7 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined)
 		nodeRssBytes: memory.rss,
 		nodeHeapUsedBytes: memory.heapUsed,
 		workerRssBytes: usage.reduce((n, u) => n + u.rssBytes, 0),
+		workerRssByDomain,
 		nodeFds: readdirSync('/proc/self/fd').length,
 		workerFds: workers.reduce((n, w) => n + fdCount(w.pid), 0),
 		routers,
@@ -315,7 +327,7 @@ function exposeGc(): (() => void) | undefined {
 }
 
 export function describe(s: SoakSnapshot): string {
-	return `routers ${s.routers}, transports ${s.transports}, producers ${s.producers}, consumers ${s.consumers}, participants ${s.participants}, node rss ${mb(s.nodeRssBytes)} (heap ${mb(s.nodeHeapUsedBytes)}), worker rss ${mb(s.workerRssBytes)}, fds ${s.nodeFds} + ${s.workerFds}`;
+	return `routers ${s.routers}, transports ${s.transports}, producers ${s.producers}, consumers ${s.consumers}, participants ${s.participants}, node rss ${mb(s.nodeRssBytes)} (heap ${mb(s.nodeHeapUsedBytes)}), worker rss ${mb(s.workerRssBytes)} ${JSON.stringify(s.workerRssByDomain)}, fds ${s.nodeFds} + ${s.workerFds}`;
 }
 
 function mb(bytes: number): string {

@@ -23,11 +23,12 @@ export class NetworkPath {
 		this.domains = domains;
 		this.#seed = seed;
 		// Pipes come and go (link flaps, worker deaths): close wires nobody used for a while.
-		this.#reaper = setInterval(() => void this.#reapIdle(IDLE_WIRE_MS), IDLE_WIRE_MS / 2);
+		this.#reaper = setInterval(() => void this.closeIdleWires(IDLE_WIRE_MS), IDLE_WIRE_MS / 2);
 		this.#reaper.unref();
 	}
 
-	async #reapIdle(idleMs: number): Promise<void> {
+	/** Closes the wires that carried nothing for `idleMs` (their pipes are gone). */
+	async closeIdleWires(idleMs: number): Promise<void> {
 		const now = performance.now();
 		for (const [pairKey, pending] of this.#udp) {
 			const link = await pending;
