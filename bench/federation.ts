@@ -6,7 +6,7 @@
 // ones, worker CPU and memory. Markdown at the end, or --json.
 //   npm run bench -- --participants 5 --duration 15
 //   npm run bench -- --sweep 2,5,10
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Conference } from '../sft/Conference.ts';
@@ -21,6 +21,7 @@ import { addMediaLoadOptions, int, type MediaLoadOptions, mediaLoadConfig, secon
 import { BENCH_TOKEN_SECRET, FederatedSfts } from './federatedSfts.ts';
 import { type FederationResult, type LinkDirection, markdownReport, type PathFigures, sweepSvg, sweepTable } from './federationReport.ts';
 import { lossPercent, machineInfo, round } from './forwardingReport.ts';
+import { machineCpuTicks, udpReceiveBufferErrors } from './machineStats.ts';
 import type { PlainRtpClient as Client, LocalStream, RemoteStream } from './rtp/plainRtpClient.ts';
 import { PlainRtpClient } from './rtp/plainRtpClient.ts';
 import type { StreamSender } from './rtp/streamSender.ts';
@@ -272,35 +273,8 @@ async function linkCounters(server: SftServer): Promise<LinkCounters> {
 	};
 }
 
-function machineTicks(): { busy: number; total: number } {
-	try {
-		const fields = (readProc('/proc/stat').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
-		const total = fields.reduce((n, v) => n + v, 0);
-		return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
-	} catch {
-		return { busy: 0, total: 0 };
-	}
-}
-
-function readProc(path: string): string {
-	return readFileSync(path, 'utf8');
-}
-
-/** Datagrams the kernel dropped machine-wide for full receive buffers (Linux; 0 elsewhere). */
-function udpReceiveBufferErrors(): number {
-	try {
-		const lines = readProc('/proc/net/snmp')
-			.split('\n')
-			.filter((l) => l.startsWith('Udp:'));
-		const names = lines[0]?.split(/\s+/) ?? [];
-		return Number(lines[1]?.split(/\s+/)[names.indexOf('RcvbufErrors')] ?? 0);
-	} catch {
-		return 0;
-	}
-}
-
 const senderOf = (x: Member, kind: string): StreamSender | undefined => (kind === 'audio' ? x.client.audio : x.client.video)?.sender;
-const localStreams = (x: Member): LocalStream[] => [x.client.audio, x.client.video].filter((l): l is LocalStream => l !== undefined);
+const localStreams = (x: Member): LocalStream[] => x.client.localStreams;
 
 class Window {
 	readonly sfts: FederatedSfts;
@@ -326,7 +300,7 @@ class Window {
 	#closedAt = 0;
 	readonly #nodeCpuFrom = process.cpuUsage();
 	#nodeCpu = 0;
-	readonly #machineFrom = machineTicks();
+	readonly #machineFrom = machineCpuTicks();
 	#machineBusy = 0;
 	#skippedFrom = 0;
 	#skipped = 0;
@@ -469,7 +443,7 @@ class Window {
 		this.#udpDrops = udpReceiveBufferErrors() - this.#udpDropsFrom;
 		const cpu = process.cpuUsage(this.#nodeCpuFrom);
 		this.#nodeCpu = (cpu.user + cpu.system) / 1e6;
-		const machine = machineTicks();
+		const machine = machineCpuTicks();
 		const total = machine.total - this.#machineFrom.total;
 		this.#machineBusy = total > 0 ? (machine.busy - this.#machineFrom.busy) / total : 0;
 		this.#linksTo = await this.#allLinkCounters();

@@ -1,21 +1,36 @@
-// Forwarding benchmark: one conference on an in-process Sft, N participants
-// sending synthetic Opus + VP8 over plain RTP and receiving each other, run
-// for a fixed window; prints progress, then a markdown table (or --json).
+// Forwarding benchmark: N raw-RTP participants in one or more conferences on
+// an in-process Sft, sending Opus + VP8 (single layer or a simulcast profile)
+// and receiving each other, run for a fixed window; prints progress, then a
+// markdown table (or --json). --capacity searches the most participants one
+// worker core carries.
 //   npm run bench:forwarding -- --senders 10 --receivers 10 --duration 20
+//   npm run bench:forwarding -- --profile single,wire
+//   npm run bench:forwarding -- --capacity --profile wire --conference-size 10
 import { randomInt } from 'node:crypto';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import pino from 'pino';
+import type { Conference } from '../sft/Conference.ts';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
 import { Sft } from '../sft/Sft.ts';
 import { addMediaLoadOptions, int, type MediaLoadOptions, mediaLoadConfig, seconds } from './cliArguments.ts';
-import { type ForwardingResult, machineInfo, markdownReport, round } from './forwardingReport.ts';
+import { type CapacityResult, capacityComparison, capacityReport, findCapacity } from './forwardingCapacity.ts';
+import { comparisonReport, type ForwardingResult, machineInfo, markdownReport, round } from './forwardingReport.ts';
 import { MeasurementWindow, receivedPackets, sentPackets, workerCpuSeconds } from './forwardingWindow.ts';
 import { PlainRtpClient } from './rtp/plainRtpClient.ts';
+import { withBandwidthFeedback } from './rtp/rtpCapabilities.ts';
+import { type Layout, speakerView } from './rtp/speakerLayout.ts';
+import { isProfileName, type ProfileName, profileNames, type VideoProfile, videoProfile } from './rtp/videoProfiles.ts';
 
 interface Options extends MediaLoadOptions {
 	senders: number;
 	receivers: number;
+	profile: ProfileName[];
+	conferenceSize: number;
+	view: 'speaker' | 'default';
+	consume: 'viewed' | 'all';
+	announceBwe: boolean;
+	followHints: boolean;
 	workers: number;
 	listenIp: string;
 	rtcBasePort: number;
@@ -25,21 +40,54 @@ interface Options extends MediaLoadOptions {
 	json: boolean;
 	capacity: boolean;
 	maxLoss: number;
+	maxControlMs: number;
+	maxParticipants: number;
+	retries: number;
 }
+
+const profileList = (value: string): ProfileName[] => {
+	const names = value.split(',').map((n) => n.trim());
+	const unknown = names.filter((n) => !isProfileName(n));
+	if (unknown.length > 0 || names.length === 0) throw new InvalidArgumentError(`profiles are ${profileNames.join(', ')}`);
+	return names as ProfileName[];
+};
 
 const program = addMediaLoadOptions(
 	new Command('bench-forwarding').description(
-		'Measure SFT forwarding with raw-RTP clients in one conference (participant i sends if i < senders, receives if i < receivers).',
+		'Measure SFT forwarding with raw-RTP clients (participant i sends if i < senders, receives if i < receivers).',
 	),
 	20,
 )
 	.option('-s, --senders <n>', 'participants that send Opus + VP8', int(0), 10)
-	.option('-r, --receivers <n>', 'participants that receive everyone else', int(0), 10)
-	.option('--workers <n>', 'mediasoup workers (one conference uses one)', int(1), 1)
+	.option('-r, --receivers <n>', 'participants that receive everyone else in their conference', int(0), 10)
+	.option(
+		'--profile <names>',
+		`video each sender publishes, comma-separated to compare (${profileNames.join(', ')}; single = --video-rate/--video-bytes/--fps)`,
+		profileList,
+		['single'] as ProfileName[],
+	)
+	.option('--conference-size <n>', 'participants per conference, all conferences on the worker (0 = one conference)', int(0), 0)
+	.option(
+		'--view <kind>',
+		'speaker: 1 large tile (1280×720, pinned) for the loudest other speaker + thumbnails (320×180); default: the first videos, no sizes',
+		'speaker',
+	)
+	.option(
+		'--consume <which>',
+		'viewed: receivers consume all audio and the videos they show (needs --view speaker); all: every remote producer',
+		'viewed',
+	)
+	.option(
+		'--announce-bwe',
+		'announce transport-cc and REMB as the pre-simulcast bench did (no feedback follows: simulcast consumers stay at the 600 kbit/s initial estimate)',
+		false,
+	)
+	.option('--follow-hints', 'senders stop encoding layers the SFT says nobody needs (encodingsNeeded)', false)
+	.option('--workers <n>', 'mediasoup workers (conferences go to the least loaded)', int(1), 1)
 	.option('--listen-ip <ip>', 'address for the SFT and the clients', '127.0.0.1')
 	.option('--rtc-base-port <port>', 'WebRtcServer port of worker 0 (default: random 43000-43899)', int(1), 43000 + randomInt(0, 900))
 	.option('--rtc-min-port <port>', 'plain transport port range start', int(1), 44000)
-	.option('--rtc-max-port <port>', 'plain transport port range end', int(1), 44999)
+	.option('--rtc-max-port <port>', 'plain transport port range end', int(1), 45999)
 	.option('--progress <s>', 'seconds between progress lines', seconds, 2)
 	.option('--json', 'print the result as JSON on stdout (progress goes to stderr)', false)
 	.option(
@@ -47,62 +95,90 @@ const program = addMediaLoadOptions(
 		'find the most participants (each sending and receiving) one worker core carries under --max-loss; uses -d/-w per step',
 		false,
 	)
-	.option('--max-loss <percent>', 'loss limit for --capacity', Number, 1);
+	.option('--max-loss <percent>', 'loss limit for --capacity', Number, 1)
+	.option('--max-control-ms <ms>', '--capacity: slowest answer to a control request a step may take', int(1), 1000)
+	.option('--max-participants <n>', 'largest count --capacity tries', int(2), 512)
+	.option('--retries <n>', '--capacity measures a lossy step the worker did not cause again this often', int(0), 1);
 
 const options = program.parse().opts<Options>();
+if (options.view !== 'speaker' && options.view !== 'default') program.error('--view is speaker or default');
+if (options.consume !== 'viewed' && options.consume !== 'all') program.error('--consume is viewed or all');
+if (options.consume === 'viewed' && options.view !== 'speaker') program.error('--consume viewed needs --view speaker');
 const log = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function main(): Promise<ForwardingResult> {
-	return measure(options.senders, options.receivers);
+const layout: Layout | undefined = options.view === 'speaker' ? { ...speakerView, thumbnails: options.maxVideos - 1 } : undefined;
+
+function profileOf(name: ProfileName): VideoProfile {
+	return videoProfile(name, {
+		packetsPerSecond: options.videoRate,
+		payloadBytes: options.videoBytes,
+		framesPerSecond: options.fps,
+		keyFrameIntervalMs: 2000,
+	});
+}
+
+async function main(): Promise<ForwardingResult[]> {
+	const results: ForwardingResult[] = [];
+	for (const name of options.profile) {
+		if (options.profile.length > 1) log(`=== profile ${name} ===`);
+		results.push(await measure(options.senders, options.receivers, profileOf(name)));
+	}
+	return results;
 }
 
 /** One measured run: `senders` of the participants send, `receivers` of them receive. */
-async function measure(senders: number, receivers: number): Promise<ForwardingResult> {
+async function measure(senders: number, receivers: number, profile: VideoProfile): Promise<ForwardingResult> {
 	const participants = Math.max(senders, receivers);
 	if (participants < 2) throw new Error('need at least 2 participants');
 	const mediasoup = await loadMediasoup();
 	const machine = machineInfo(mediasoup.version);
 	const sft = await createSft();
 	const clients: PlainRtpClient[] = [];
+	const size = options.conferenceSize > 0 ? options.conferenceSize : participants;
+	// Without transport-cc or REMB feedback from the clients, consumers follow their preferred layers.
+	const rtpCapabilities = options.announceBwe ? sft.rtpCapabilities : withBandwidthFeedback(sft.rtpCapabilities, 'none');
 	try {
-		const conference = await sft.getOrCreateConference('bench');
+		const conferences: Conference[] = [];
+		for (let k = 0; k * size < participants; k++) conferences.push(await sft.getOrCreateConference(`bench-${k}`));
 		const setupStarted = performance.now();
 		for (let i = 0; i < participants; i++) {
 			const sends = i < senders;
+			const conference = conferences[Math.floor(i / size)] ?? conferences[0];
+			if (!conference) throw new Error('no conference');
 			clients.push(
 				await PlainRtpClient.join({
 					conference,
-					rtpCapabilities: sft.rtpCapabilities,
+					rtpCapabilities,
 					name: `p${i}`,
 					host: options.listenIp,
-					receive: i < receivers,
+					receive: i < receivers && (options.consume === 'viewed' ? 'viewed' : true),
+					...(layout ? { layout } : {}),
 					// Distinct levels keep the loudest-N ranking (and so the expected counts) stable.
 					...(sends && options.audioRate > 0
-						? { audio: { levelDbov: Math.min(120, 10 + 3 * i), packetsPerSecond: options.audioRate, payloadBytes: options.audioBytes } }
-						: {}),
-					...(sends && options.videoRate > 0
 						? {
-								video: {
-									packetsPerSecond: options.videoRate,
-									payloadBytes: options.videoBytes,
-									framesPerSecond: options.fps,
-									keyFrameIntervalMs: 2000,
+								audio: {
+									levelDbov: Math.min(120, 10 + 3 * (i % size)),
+									packetsPerSecond: options.audioRate,
+									payloadBytes: options.audioBytes,
 								},
 							}
 						: {}),
+					...(sends && options.videoRate > 0 ? { video: { profile, followEncodingHints: options.followHints } } : {}),
 				}),
 			);
 		}
 		await Promise.all(clients.map((c) => c.settled()));
 		const consumers = clients.reduce((n, c) => n + c.remoteStreams.length, 0);
-		log(`setup: ${participants} participants, ${consumers} consumers in ${Math.round(performance.now() - setupStarted)} ms`);
+		log(
+			`setup: ${participants} participants in ${conferences.length} conference(s), ${consumers} consumers in ${Math.round(performance.now() - setupStarted)} ms`,
+		);
 
 		for (const client of clients) client.startSending();
 		log(`warm-up ${options.warmup} s`);
 		await sleep(options.warmup * 1000);
 
-		const workers = [conference.mediaWorker];
+		const workers = [...new Set(conferences.map((c) => c.mediaWorker))];
 		const window = await MeasurementWindow.open(clients, workers);
 		const stopProgress = startProgress(clients, workers);
 		await sleep(options.duration * 1000);
@@ -110,7 +186,7 @@ async function measure(senders: number, receivers: number): Promise<ForwardingRe
 		stopProgress();
 		for (const client of clients) client.stopSending();
 		await sleep(500); // in-flight packets of the window land
-		return { config: configOf(senders, receivers), machine, ...window.figures() };
+		return { config: configOf(senders, receivers, conferences.length, profile), machine, ...window.figures() };
 	} finally {
 		await Promise.allSettled(clients.map((c) => c.stop()));
 		sft.close();
@@ -144,15 +220,24 @@ async function createSft(): Promise<Sft> {
 	}
 }
 
-function configOf(senders: number, receivers: number): ForwardingResult['config'] {
-	const participants = Math.max(senders, receivers);
+function configOf(senders: number, receivers: number, conferences: number, profile: VideoProfile): ForwardingResult['config'] {
 	return {
 		// The arguments, not the CLI options: capacity mode measures other counts.
 		senders,
 		receivers,
-		participants,
+		participants: Math.max(senders, receivers),
+		conferences,
 		...mediaLoadConfig(options),
 		workers: options.workers,
+		profile: { name: profile.name, layers: profile.layers },
+		view: `${
+			layout
+				? `speaker view: 1 × ${layout.large.width}×${layout.large.height} pinned + ${layout.thumbnails} × ${layout.thumbnail.width}×${layout.thumbnail.height}`
+				: 'default view (first videos, no sizes)'
+		}; consuming ${options.consume === 'viewed' ? 'all audio and the videos shown' : 'every producer'}${
+			options.announceBwe ? '; transport-cc/REMB announced' : ''
+		}`,
+		followEncodingHints: options.followHints,
 	};
 }
 
@@ -186,68 +271,43 @@ function startProgress(clients: PlainRtpClient[], workers: MediaWorker[]): () =>
 	return () => clearInterval(timer);
 }
 
-export interface CapacityStep {
-	participants: number;
-	lossPercent: number;
-	forwardedPacketsPerSecond: number;
-	workerCpuPercent: number;
-	nodeCpuPercent: number;
-	machineBusyPercent: number;
-}
-
-/**
- * Capacity mode: everyone sends and receives; double the participants until
- * loss reaches the limit, then bisect between the last good and first bad count.
- * One conference lives on one worker, so the answer is participants per core.
- */
-async function capacity(): Promise<{ maxLossPercent: number; participantsPerCore: number; steps: CapacityStep[] }> {
-	const steps: CapacityStep[] = [];
-	const run = async (n: number): Promise<boolean> => {
-		log(`capacity: ${n} participants`);
-		const r = await measure(n, n);
-		steps.push({
-			participants: n,
-			lossPercent: r.lossPercent,
-			forwardedPacketsPerSecond: r.forwardedPacketsPerSecond,
-			workerCpuPercent: r.worker.cpuPercent,
-			nodeCpuPercent: r.node.cpuPercent,
-			machineBusyPercent: r.machineBusyPercent,
+/** Capacity mode: for each profile, everyone sends and receives; see findCapacity. */
+async function capacity(): Promise<CapacityResult[]> {
+	const results: CapacityResult[] = [];
+	for (const name of options.profile) {
+		const profile = profileOf(name);
+		const search = {
+			profile: name,
+			conferenceSize: options.conferenceSize > 0 ? options.conferenceSize : null,
+			maxLossPercent: options.maxLoss,
+			maxControlMs: options.maxControlMs,
+			maxParticipants: options.maxParticipants,
+			retries: options.retries,
+		};
+		const result = await findCapacity(search, async (n) => {
+			log(`capacity (${name}): ${n} participants`);
+			const r = await measure(n, n, profile);
+			log(
+				`capacity (${name}): ${n} participants → loss ${r.lossPercent} %, worker CPU ${r.worker.cpuPercent} %, Node CPU ${r.node.cpuPercent} %`,
+			);
+			return r;
 		});
-		log(`capacity: ${n} participants → loss ${r.lossPercent} %, worker CPU ${r.worker.cpuPercent} %`);
-		return r.lossPercent < options.maxLoss;
-	};
-	let good = 0;
-	let bad: number | undefined;
-	for (let n = 4; bad === undefined && n <= 128; n *= 2) {
-		if (await run(n)) good = n;
-		else bad = n;
+		results.push(result);
 	}
-	while (bad !== undefined && bad - good > 1 && bad - good > good / 8) {
-		const mid = Math.floor((good + bad) / 2);
-		if (await run(mid)) good = mid;
-		else bad = mid;
-	}
-	return { maxLossPercent: options.maxLoss, participantsPerCore: good, steps };
+	return results;
 }
 
-function capacityReport(result: Awaited<ReturnType<typeof capacity>>): string {
-	const rows = result.steps.map(
-		(s) =>
-			`| ${s.participants} | ${s.lossPercent} % | ${Math.round(s.forwardedPacketsPerSecond)} | ${s.workerCpuPercent} % | ${s.nodeCpuPercent} % | ${s.machineBusyPercent} % |`,
-	);
-	return [
-		`**Capacity: ${result.participantsPerCore} participants on one worker core with < ${result.maxLossPercent} % loss** (each sends Opus + VP8 and receives 9 videos + 5 audios)`,
-		'',
-		'| participants | loss | forwarded pkt/s | worker CPU (one core) | Node CPU (load clients) | machine busy |',
-		'| --- | --- | --- | --- | --- | --- |',
-		...rows,
-	].join('\n');
+function report(results: ForwardingResult[] | CapacityResult[]): string {
+	const capacities = results.filter((r): r is CapacityResult => 'steps' in r);
+	if (capacities.length > 0) return [...capacities.map(capacityReport), capacityComparison(capacities)].filter(Boolean).join('\n\n');
+	const runs = results as ForwardingResult[];
+	return [...runs.map(markdownReport), runs.length > 1 ? `Comparison:\n\n${comparisonReport(runs)}` : ''].filter(Boolean).join('\n\n');
 }
 
 (options.capacity ? capacity() : main()).then(
-	(result) => {
-		if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-		else log(`\n${'steps' in result ? capacityReport(result) : markdownReport(result)}`);
+	(results) => {
+		if (options.json) process.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results, null, 2)}\n`);
+		else log(`\n${report(results)}`);
 		// Workers are closed; do not wait on stray handles.
 		setTimeout(() => process.exit(0), 200).unref();
 	},

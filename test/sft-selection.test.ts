@@ -1,14 +1,14 @@
 // Stream selection on real mediasoup workers with real UDP RTP: loudest-N
 // audio, video views, no echo of one's own stream, and worker death.
-import { randomInt, randomUUID } from 'node:crypto';
-import pino from 'pino';
+import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Conference } from '../sft/Conference.ts';
 import { MediaError } from '../sft/MediaError.ts';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
-import { Sft } from '../sft/Sft.ts';
+import type { Sft } from '../sft/Sft.ts';
 import { type AudioSendOptions, PlainRtpClient, type VideoSendOptions } from './support/plainRtpClient.ts';
+import { exitSoon, sleep, startTestSft, waitFor } from './support/testSft.ts';
 
 const MAX_AUDIBLE = 5;
 /** Packets a paused stream may still show in a window (none expected; slack for a packet in flight). */
@@ -21,36 +21,8 @@ let sft: Sft;
 const clients: PlainRtpClient[] = [];
 
 test.before(async () => {
-	// The worker's WebRtcServer needs one fixed port; another test run may hold
-	// the random pick, so try a few.
-	for (let attempt = 1; ; attempt++) {
-		try {
-			sft = await createSft(47000 + randomInt(0, 500));
-			return;
-		} catch (error) {
-			if (attempt >= 5) throw error;
-		}
-	}
+	sft = await startTestSft({ maxVideos: 9, maxAudible: MAX_AUDIBLE });
 });
-
-function createSft(rtcBasePort: number): Promise<Sft> {
-	return Sft.create(
-		{
-			workers: 1,
-			listenIp: '127.0.0.1',
-			rtcBasePort,
-			rtcMinPort: 48000,
-			rtcMaxPort: 48999,
-			logLevel: 'warn',
-			limits: { maxVideos: 9, maxAudible: MAX_AUDIBLE },
-			initialOutgoingBitrate: 1_000_000,
-			// 300 ms holds 15 packets at 50 pkt/s; mediasoup ignores producers with fewer than 10.
-			audioLevelIntervalMs: 300,
-			audioLevelThreshold: -100,
-		},
-		pino({ level: process.env['SFT_TEST_LOG'] ?? 'silent' }),
-	);
-}
 
 test.after(async () => {
 	await Promise.allSettled(clients.map((c) => c.stop()));
@@ -67,8 +39,6 @@ async function join(
 	clients.push(client);
 	return client;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Window = Map<string, { from: number; to: number }>;
 
@@ -302,19 +272,6 @@ test('worker killed: conference closes with worker_died, the pool replaces the w
 	assertFlowing(receiver, audioId(sender), window, 'new conference on the replacement worker');
 	await Promise.all([sender.stop(), receiver.stop()]);
 });
-
-async function waitFor(predicate: () => boolean, what: string, timeoutMs: number): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!predicate()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await sleep(20);
-	}
-}
-
-/** uvu sets the exit code when done; a handle leaked by a failed test must not keep the process alive. */
-function exitSoon(): void {
-	setTimeout(() => process.exit(), 3000).unref();
-}
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
 	return a.length === b.length && a.every((x, i) => x === b[i]);

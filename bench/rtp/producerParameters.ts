@@ -1,4 +1,5 @@
 import type { types as ms } from 'mediasoup';
+import type { VideoLayer } from './videoProfiles.ts';
 
 /** Payload types and extension id the synthetic senders use (any free values work; these are what we declare). */
 export const OPUS_PAYLOAD_TYPE = 100;
@@ -19,8 +20,25 @@ export function opusProducerParameters(ssrc: number, cname: string): ms.RtpParam
 	};
 }
 
-/** VP8 with PLI and FIR feedback, so mediasoup asks us for key frames when a consumer (re)starts. */
-export function vp8ProducerParameters(ssrc: number, cname: string): ms.RtpParameters {
+/**
+ * VP8 with PLI and FIR feedback, so mediasoup asks us for key frames when a
+ * consumer (re)starts or switches layers. One encoding per simulcast layer
+ * (lowest first), told apart by SSRC, with the scale and scalability mode a
+ * browser would declare; a single L1T1 layer declares just its SSRC.
+ */
+export function vp8ProducerParameters(ssrcs: readonly number[], cname: string, layers: readonly VideoLayer[]): ms.RtpParameters {
+	const top = layers[layers.length - 1];
+	const plain = layers.length === 1 && top?.temporalLayers === 1;
+	const encodings = ssrcs.map((ssrc, i) => {
+		const layer = layers[i];
+		if (plain || !layer || !top) return { ssrc };
+		return {
+			ssrc,
+			scalabilityMode: `L1T${layer.temporalLayers}`,
+			scaleResolutionDownBy: top.width / layer.width,
+			maxBitrate: layer.bitrate,
+		};
+	});
 	return {
 		codecs: [
 			{
@@ -33,7 +51,7 @@ export function vp8ProducerParameters(ssrc: number, cname: string): ms.RtpParame
 				],
 			},
 		],
-		encodings: [{ ssrc }],
+		encodings,
 		rtcp: { cname, reducedSize: true },
 	};
 }

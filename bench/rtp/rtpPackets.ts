@@ -1,9 +1,10 @@
 /**
  * Minimal RTP/RTCP byte builders and parsers for synthetic load: just enough
- * of RFC 3550 (header), RFC 8285 (header extensions), RFC 7741 (VP8) and
- * RFC 4585 (PLI/FIR) for mediasoup to forward what we send, and for a
- * receiver to tell which sender packet it got and how late.
+ * of RFC 3550 (header), RFC 8285 (header extensions) and Opus for mediasoup
+ * to forward what we send, and for a receiver to tell which sender packet it
+ * got and how late. VP8 is in vp8Packets.ts, RTCP in rtcpPackets.ts.
  */
+import { packetBuffer } from './packetArena.ts';
 
 export interface RtpExtension {
 	id: number;
@@ -42,11 +43,7 @@ export function buildRtpPacket(header: RtpHeaderFields, payload: Uint8Array): Bu
 	const extWords = Math.ceil(extBody / 4);
 	const extLength = extensions.length > 0 ? 4 + extWords * 4 : 0;
 	const packet = Buffer.alloc(12 + extLength + payload.length);
-	packet[0] = 0x80 | (extensions.length > 0 ? 0x10 : 0);
-	packet[1] = (header.marker ? 0x80 : 0) | (header.payloadType & 0x7f);
-	packet.writeUInt16BE(header.sequenceNumber & 0xffff, 2);
-	packet.writeUInt32BE(header.timestamp >>> 0, 4);
-	packet.writeUInt32BE(header.ssrc >>> 0, 8);
+	writeRtpHeader(packet, header, extensions.length > 0);
 	if (extensions.length > 0) {
 		packet.writeUInt16BE(ONE_BYTE_PROFILE, 12);
 		packet.writeUInt16BE(extWords, 14);
@@ -63,6 +60,59 @@ export function buildRtpPacket(header: RtpHeaderFields, payload: Uint8Array): Bu
 	}
 	packet.set(payload, 12 + extLength);
 	return packet;
+}
+
+/** Writes the fixed 12-byte header (no CSRCs) at the start of `packet`; `extension` sets the X bit. */
+export function writeRtpHeader(packet: Buffer, header: Omit<RtpHeaderFields, 'extensions'>, extension: boolean): void {
+	packet[0] = 0x80 | (extension ? 0x10 : 0);
+	packet[1] = (header.marker ? 0x80 : 0) | (header.payloadType & 0x7f);
+	packet.writeUInt16BE(header.sequenceNumber & 0xffff, 2);
+	packet.writeUInt32BE(header.timestamp >>> 0, 4);
+	packet.writeUInt32BE(header.ssrc >>> 0, 8);
+}
+
+/**
+ * Where the value of header extension `id` sits in an RTP packet (one- or
+ * two-byte form), without parsing anything else; undefined if absent.
+ */
+export function findHeaderExtension(packet: Buffer, id: number): { offset: number; length: number } | undefined {
+	const first = packet[0] ?? 0;
+	if (!(first & 0x10)) return undefined;
+	const start = 12 + (first & 0x0f) * 4;
+	if (packet.length < start + 4) return undefined;
+	const profile = packet.readUInt16BE(start);
+	const end = start + 4 + packet.readUInt16BE(start + 2) * 4;
+	if (packet.length < end) return undefined;
+	const oneByte = profile === ONE_BYTE_PROFILE;
+	if (!oneByte && (profile & TWO_BYTE_PROFILE_MASK) !== TWO_BYTE_PROFILE) return undefined;
+	let i = start + 4;
+	while (i < end) {
+		const b = packet[i] ?? 0;
+		if (b === 0) {
+			i++; // padding
+			continue;
+		}
+		const elementId = oneByte ? b >> 4 : b;
+		if (oneByte && elementId === 15) return undefined;
+		const length = oneByte ? (b & 0x0f) + 1 : (packet[i + 1] ?? 0);
+		const offset = i + (oneByte ? 1 : 2);
+		if (offset + length > end) return undefined;
+		if (elementId === id) return { offset, length };
+		i = offset + length;
+	}
+	return undefined;
+}
+
+/** Where the payload of an RTP packet starts (after CSRCs and extensions), or -1 if the packet is malformed. */
+export function rtpPayloadOffset(packet: Buffer): number {
+	if (packet.length < 12) return -1;
+	const first = packet[0] ?? 0;
+	let offset = 12 + (first & 0x0f) * 4;
+	if (first & 0x10) {
+		if (packet.length < offset + 4) return -1;
+		offset += 4 + packet.readUInt16BE(offset + 2) * 4;
+	}
+	return offset <= packet.length ? offset : -1;
 }
 
 /** RFC 5761: RTCP packet types 192..223 occupy the RTP marker+PT byte. */
@@ -166,13 +216,22 @@ export function writeSendStamp(target: Buffer, offset: number, stamp: SendStamp)
 
 /** The stamp sits after codec headers whose length varies, so look for its magic near the start. */
 export function findSendStamp(payload: Buffer, searchBytes = 48): SendStamp | undefined {
-	const last = Math.min(searchBytes, payload.length - SEND_STAMP_BYTES);
-	for (let i = 0; i <= last; i++) {
-		if (payload[i] === 0x53 && payload.readUInt32BE(i) === STAMP_MAGIC) {
-			return { streamId: payload.readUInt32BE(i + 4), seq: payload.readUInt32BE(i + 8), sentAtMs: payload.readDoubleBE(i + 12) };
+	const stamp: SendStamp = { streamId: 0, seq: 0, sentAtMs: 0 };
+	return readSendStamp(payload, 0, stamp, searchBytes) ? stamp : undefined;
+}
+
+/** findSendStamp without allocating: reads the stamp found in `packet` from `from` on into `out`. */
+export function readSendStamp(packet: Buffer, from: number, out: SendStamp, searchBytes = 48): boolean {
+	const last = Math.min(from + searchBytes, packet.length - SEND_STAMP_BYTES);
+	for (let i = from; i <= last; i++) {
+		if (packet[i] === 0x53 && packet.readUInt32BE(i) === STAMP_MAGIC) {
+			out.streamId = packet.readUInt32BE(i + 4);
+			out.seq = packet.readUInt32BE(i + 8);
+			out.sentAtMs = packet.readDoubleBE(i + 12);
+			return true;
 		}
 	}
-	return undefined;
+	return false;
 }
 
 // --- Opus ----------------------------------------------------------------
@@ -188,6 +247,30 @@ export function buildOpusPayload(size: number, stamp: SendStamp): Buffer {
 	return payload;
 }
 
+/**
+ * A whole Opus RTP packet with the ssrc-audio-level extension, written into
+ * a reused buffer (see packetArena.ts): the load senders' per-packet path.
+ */
+export function writeOpusPacket(
+	header: Omit<RtpHeaderFields, 'extensions'>,
+	audioLevel: { extensionId: number; levelDbov: number },
+	payloadBytes: number,
+	stamp: SendStamp,
+): Buffer {
+	const size = Math.max(payloadBytes, 1 + SEND_STAMP_BYTES);
+	const packet = packetBuffer(20 + size);
+	writeRtpHeader(packet, header, true);
+	packet.writeUInt16BE(ONE_BYTE_PROFILE, 12);
+	packet.writeUInt16BE(1, 14);
+	packet[16] = audioLevel.extensionId << 4; // one byte of data
+	packet[17] = 0x80 | Math.min(127, Math.max(0, Math.round(audioLevel.levelDbov)));
+	packet[18] = 0;
+	packet[19] = 0;
+	packet[20] = OPUS_TOC;
+	writeSendStamp(packet, 21, stamp);
+	return packet;
+}
+
 /** RFC 6464 ssrc-audio-level value: V bit + level as -dBov (0 loudest, 127 silence). */
 export function audioLevelExtension(id: number, levelDbov: number, voice = true): RtpExtension {
 	const level = Math.min(127, Math.max(0, Math.round(levelDbov)));
@@ -198,109 +281,4 @@ export function readAudioLevel(extensions: readonly RtpExtension[], id: number):
 	const value = extensions.find((e) => e.id === id)?.value;
 	if (!value || value.length < 1) return undefined;
 	return { voice: ((value[0] ?? 0) & 0x80) !== 0, level: (value[0] ?? 0) & 0x7f };
-}
-
-// --- VP8 -----------------------------------------------------------------
-
-export interface Vp8PacketOptions {
-	/** 15-bit picture id, the same for every packet of a frame. */
-	pictureId: number;
-	/** First packet of a frame (S bit; partition 0). */
-	start: boolean;
-	/** Only meaningful with start: P bit 0 plus start code and size. */
-	keyFrame: boolean;
-	width?: number;
-	height?: number;
-	/** Total payload size in bytes (descriptor + headers + stamp + filler). */
-	size: number;
-	stamp: SendStamp;
-}
-
-/**
- * VP8 RTP payload: descriptor X=1, S, PID=0 with I=1 and a 15-bit picture id,
- * then (first packet of a frame) the 3-byte payload header whose P bit marks
- * key (0) or delta (1) frames, plus the key frame start code and dimensions.
- */
-export function buildVp8Payload(options: Vp8PacketOptions): Buffer {
-	const header: number[] = [0x80 | (options.start ? 0x10 : 0), 0x80, 0x80 | ((options.pictureId >> 8) & 0x7f), options.pictureId & 0xff];
-	if (options.start) {
-		// size0=0, show_frame=1, version 0, P bit.
-		header.push(options.keyFrame ? 0x10 : 0x11, 0x00, 0x00);
-		if (options.keyFrame) {
-			const width = options.width ?? 640;
-			const height = options.height ?? 360;
-			header.push(0x9d, 0x01, 0x2a, width & 0xff, (width >> 8) & 0x3f, height & 0xff, (height >> 8) & 0x3f);
-		}
-	}
-	const payload = Buffer.alloc(Math.max(options.size, header.length + SEND_STAMP_BYTES), 0xaa);
-	payload.set(header, 0);
-	writeSendStamp(payload, header.length, options.stamp);
-	return payload;
-}
-
-export interface Vp8Descriptor {
-	start: boolean;
-	partitionIndex: number;
-	pictureId: number | undefined;
-	keyFrame: boolean;
-}
-
-/** Reads the VP8 payload descriptor the way mediasoup does (RTC/Codecs/VP8.cpp). */
-export function parseVp8Descriptor(payload: Buffer): Vp8Descriptor | undefined {
-	if (payload.length < 1) return undefined;
-	const first = payload.readUInt8(0);
-	const start = (first & 0x10) !== 0;
-	const partitionIndex = first & 0x07;
-	let offset = 1;
-	let pictureId: number | undefined;
-	if (first & 0x80) {
-		if (payload.length < offset + 1) return undefined;
-		const ext = payload.readUInt8(offset++);
-		if (ext & 0x80) {
-			if (payload.length < offset + 1) return undefined;
-			const b = payload.readUInt8(offset++);
-			if (b & 0x80) {
-				if (payload.length < offset + 1) return undefined;
-				pictureId = ((b & 0x7f) << 8) | payload.readUInt8(offset++);
-			} else pictureId = b & 0x7f;
-		}
-		if (ext & 0x40) offset++; // TL0PICIDX
-		if (ext & 0x30) offset++; // TID/KEYIDX
-	}
-	const keyFrame = payload.length > offset && start && partitionIndex === 0 && (payload.readUInt8(offset) & 0x01) === 0;
-	return { start, partitionIndex, pictureId, keyFrame };
-}
-
-// --- RTCP keyframe requests ---------------------------------------------
-
-/** Media SSRCs for which a (compound) RTCP packet asks a key frame (PLI or FIR). */
-export function keyFrameRequests(packet: Buffer): number[] {
-	const ssrcs: number[] = [];
-	let offset = 0;
-	while (offset + 4 <= packet.length) {
-		const first = packet.readUInt8(offset);
-		if (first >> 6 !== 2) break;
-		const fmt = first & 0x1f;
-		const type = packet.readUInt8(offset + 1);
-		const end = offset + (packet.readUInt16BE(offset + 2) + 1) * 4;
-		if (end > packet.length) break;
-		if (type === 206 && fmt === 1 && end - offset >= 12) {
-			ssrcs.push(packet.readUInt32BE(offset + 8));
-		} else if (type === 206 && fmt === 4) {
-			for (let fci = offset + 12; fci + 8 <= end; fci += 8) ssrcs.push(packet.readUInt32BE(fci));
-		}
-		offset = end;
-	}
-	return ssrcs;
-}
-
-/** A PLI (RFC 4585 §6.3.1), for tests of the sender's key frame handling. */
-export function buildPli(senderSsrc: number, mediaSsrc: number): Buffer {
-	const packet = Buffer.alloc(12);
-	packet[0] = 0x81;
-	packet[1] = 206;
-	packet.writeUInt16BE(2, 2);
-	packet.writeUInt32BE(senderSsrc >>> 0, 4);
-	packet.writeUInt32BE(mediaSsrc >>> 0, 8);
-	return packet;
 }
