@@ -8,8 +8,9 @@ import {
 	vp8ProducerParameters,
 } from '../../bench/rtp/producerParameters.ts';
 import { audioLevelExtension, buildOpusPayload, buildRtpPacket, isRtcp, parseRtpPacket } from '../../bench/rtp/rtpPackets.ts';
-import { StreamSender } from '../../bench/rtp/streamSender.ts';
 import { SeqSet } from '../../bench/rtp/streamStats.ts';
+import { VideoLayerSender } from '../../bench/rtp/videoLayerSender.ts';
+import { singleLayerProfile } from '../../bench/rtp/videoProfiles.ts';
 import { getOrInsert } from '../../sft/getOrInsert.ts';
 import { SignallingClient } from './signallingClient.ts';
 
@@ -33,7 +34,9 @@ export class PlainSignallingPeer {
 	/** Where our audio goes now (a mediaReset moves it), and what we send. */
 	#sendTarget: { ip: string; port: number } | undefined;
 	#sending: { ssrc: number; levelDbov: number } | undefined;
-	#video: { sender: StreamSender; target: { ip: string; port: number } | undefined; timer: NodeJS.Timeout } | undefined;
+	#video:
+		| { sender: VideoLayerSender; rtpParameters: unknown; target: { ip: string; port: number } | undefined; timer: NodeJS.Timeout }
+		| undefined;
 	/** Owner of each remote producer, from the join reply and events. */
 	readonly #ownerOf = new Map<string, string>();
 	/** Times a mediaReset was handled (transports, stream and consumers re-created). */
@@ -65,7 +68,7 @@ export class PlainSignallingPeer {
 	async #recover(producers: { producerId: string; participantId: string }[]): Promise<void> {
 		await this.#createRecvTransport();
 		if (this.#sending) await this.#produceAudio(this.#sending.ssrc);
-		if (this.#video) this.#video.target = (await this.#produce('video', vp8ProducerParameters(this.#video.sender.ssrc, 'video'))).target;
+		if (this.#video) this.#video.target = (await this.#produce('video', this.#video.rtpParameters)).target;
 		for (const p of producers) {
 			this.#ownerOf.set(p.producerId, p.participantId);
 			await this.consume(p.producerId).catch(() => undefined);
@@ -171,23 +174,20 @@ export class PlainSignallingPeer {
 
 	/** Starts a small VP8 stream (60 packets/s, 15 fps, a key frame every second), for view changes. */
 	async sendVideo(ssrc: number): Promise<string> {
-		const sender = new StreamSender({
-			kind: 'video',
-			ssrc,
-			payloadType: VP8_PAYLOAD_TYPE,
-			packetsPerSecond: 60,
-			payloadBytes: 600,
-			framesPerSecond: 15,
-			keyFrameIntervalMs: 1000,
-		});
-		const { producerId, target } = await this.#produce('video', vp8ProducerParameters(ssrc, 'video'));
+		const profile = singleLayerProfile({ packetsPerSecond: 60, payloadBytes: 600, framesPerSecond: 15, keyFrameIntervalMs: 1000 });
+		const [layer] = profile.layers;
+		if (!layer) throw new Error('a single-layer profile has a layer');
+		const sender = new VideoLayerSender({ ssrc, payloadType: VP8_PAYLOAD_TYPE, layer, profile });
+		const rtpParameters = vp8ProducerParameters([ssrc], 'video', profile.layers);
+		const { producerId, target } = await this.#produce('video', rtpParameters);
 		const started = performance.now();
 		const timer = setInterval(() => {
 			const video = this.#video;
-			if (!video?.target) return;
-			for (const packet of video.sender.due(performance.now() - started, 20)) this.#udp.send(packet, video.target.port, video.target.ip);
+			const to = video?.target;
+			if (!video || !to) return;
+			video.sender.drain(performance.now() - started, (packet) => this.#udp.send(packet, to.port, to.ip));
 		}, 20);
-		this.#video = { sender, target, timer };
+		this.#video = { sender, rtpParameters, target, timer };
 		return producerId;
 	}
 
