@@ -6,7 +6,7 @@ import type { Sft } from '../../../sft/Sft.ts';
 import { TypedEmitter } from '../../../sft/TypedEmitter.ts';
 import type { Federation } from '../trust/index.ts';
 import { descriptorWins } from './anchorElection.ts';
-import { AnchorMembers, memberDomains } from './anchorFailover.ts';
+import { AnchorMembers, FailoverRefused, memberDomains } from './anchorFailover.ts';
 import { ConferenceLink } from './ConferenceLink.ts';
 import { attachReplySchema, type ConferenceDescriptor, type LinkMessage, type LinkMessageName } from './linkMessages.ts';
 import type { PartnerLimits } from './partnerLimits.ts';
@@ -431,9 +431,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		const descriptor = this.#descriptors.get(conference.id);
 		const stillLinked = this.linksOf(conference.id).some((l) => l.peerDomain === lostAnchor);
 		if (descriptor?.anchorDomain !== lostAnchor || stillLinked || this.#channels.get(lostAnchor)?.socket.connected)
-			throw new RelayError('anchor_reachable', `${lostAnchor} still anchors this conference here`);
-		if (this.#members.successor(conference.id, lostAnchor) !== this.domain)
-			throw new RelayError('anchor_reachable', 'another member is the successor');
+			throw new FailoverRefused(`${lostAnchor} still anchors this conference here`);
+		if (this.#members.successor(conference.id, lostAnchor) !== this.domain) throw new FailoverRefused('another member is the successor');
 		this.#takeOver(conference, descriptor);
 	}
 

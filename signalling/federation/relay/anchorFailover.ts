@@ -38,3 +38,12 @@ export function memberDomains(links: readonly { conference: { id: string }; peer
 	for (const link of links) getOrInsert(byConference, link.conference.id, () => []).push(link.peerDomain);
 	return byConference;
 }
+
+/**
+ * A partner asked us to take over from an anchor we still reach (or we are
+ * not its successor): a refusal only a partner SFT ever gets, never a client.
+ */
+export class FailoverRefused extends Error {
+	readonly code = 'anchor_reachable';
+	override name = 'FailoverRefused';
+}
