@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createCertificateAuthority, issueSftCertificate } from '../certs/index.ts';
+import type { RelayMode } from '../sft/MediaRelay.ts';
 import { parseConfig } from '../signalling/config.ts';
 import { SftServer } from '../signalling/SftServer.ts';
 
@@ -30,6 +31,8 @@ export interface FederatedSftsOptions {
 	logLevel?: string;
 	/** Extra `media` settings for every domain (e.g. UDP buffer sizes). */
 	media?: Record<string, unknown>;
+	/** federation.relayMode of every SFT (default full). */
+	relayMode?: RelayMode;
 }
 
 export class FederatedSfts {
@@ -91,6 +94,7 @@ export class FederatedSfts {
 						keyFile,
 						trustBundleFile: bundle,
 						allowList: options.domains.filter((d) => d !== domain),
+						relayMode: options.relayMode ?? 'full',
 						peers: Object.fromEntries(
 							options.domains.filter((d) => d !== domain).map((d) => [d, { host: options.listenIp, port: federationPort(d) }]),
 						),

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Conference } from '../sft/Conference.ts';
 import { getOrInsert } from '../sft/getOrInsert.ts';
+import type { RelayMode } from '../sft/MediaRelay.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
 import { mintAccessToken } from '../signalling/client/accessToken.ts';
 import type { FederationHub } from '../signalling/federation/relay/FederationHub.ts';
@@ -19,6 +20,8 @@ import type { SftServer } from '../signalling/SftServer.ts';
 import { WeriftCaller } from '../test/support/weriftCaller.ts';
 import { addMediaLoadOptions, int, type MediaLoadOptions, mediaLoadConfig, seconds } from './cliArguments.ts';
 import { BENCH_TOKEN_SECRET, FederatedSfts } from './federatedSfts.ts';
+import { runModes } from './federationModes.ts';
+import { modesSvg, modesTable } from './federationModesReport.ts';
 import { type FederationResult, type LinkDirection, markdownReport, type PathFigures, sweepSvg, sweepTable } from './federationReport.ts';
 import { lossPercent, machineInfo, round } from './forwardingReport.ts';
 import { machineCpuTicks, udpReceiveBufferErrors } from './machineStats.ts';
@@ -26,6 +29,7 @@ import type { PlainRtpClient as Client, LocalStream, RemoteStream } from './rtp/
 import { PlainRtpClient } from './rtp/plainRtpClient.ts';
 import type { StreamSender } from './rtp/streamSender.ts';
 import { DelayHistogram } from './rtp/streamStats.ts';
+import { isProfileName, type ProfileName, profileNames, videoProfile } from './rtp/videoProfiles.ts';
 
 interface Options extends MediaLoadOptions {
 	domains: number;
@@ -37,7 +41,24 @@ interface Options extends MediaLoadOptions {
 	svg: string;
 	json: boolean;
 	webrtc: number;
+	mode: RelayMode[] | undefined;
+	profile: ProfileName;
+	topologies: number[];
+	speakerChange: number;
 }
+
+const DEFAULT_SVG = join('bench', 'out', 'federation-sweep.svg');
+
+const modeList = (value: string): RelayMode[] => {
+	const modes = value.split(',').map((v) => v.trim());
+	if (modes.length === 0 || modes.some((m) => m !== 'full' && m !== 'demand')) throw new InvalidArgumentError('modes are full and demand');
+	return modes as RelayMode[];
+};
+
+const profileName = (value: string): ProfileName => {
+	if (!isProfileName(value)) throw new InvalidArgumentError(`profiles are ${profileNames.join(', ')}`);
+	return value;
+};
 
 const intList = (value: string): number[] => {
 	const list = value.split(',').map((v) => Number(v.trim()));
@@ -58,11 +79,20 @@ const program = addMediaLoadOptions(
 	.option('--listen-ip <ip>', 'address for the SFTs and the clients', '127.0.0.1')
 	.option('--base-port <port>', 'first UDP port of domain 0 (default: random in 46000-48999)', int(1024))
 	.option('--progress <s>', 'seconds between progress lines', seconds, 2)
-	.option('--svg <file>', 'where --sweep writes its plot', join('bench', 'out', 'federation-sweep.svg'))
+	.option('--svg <file>', 'where --sweep (or --mode) writes its plot', DEFAULT_SVG)
 	.option('--webrtc <n>', 'receive-only WebRTC callers (werift + mediasoup-client, real ICE/DTLS/SRTP) per domain, for realism', int(0), 1)
-	.option('--json', 'print the result (an array with --sweep) as JSON on stdout; progress goes to stderr', false);
+	.option('--json', 'print the result (an array with --sweep) as JSON on stdout; progress goes to stderr', false)
+	.option(
+		'--mode <list>',
+		'compare relay modes on the same load (full,demand): simulcast senders, speaker views that follow the loudest speaker; link bytes vs needed, view-switch first packets',
+		modeList,
+	)
+	.option('--profile <name>', `with --mode: video each participant publishes (${profileNames.join(', ')})`, profileName, 'wire')
+	.option('--topologies <list>', 'with --mode: domains per run, a star around a.bench (2 = a pair)', intList, [2, 3])
+	.option('--speaker-change <s>', 'with --mode: seconds between changes of the loudest speaker', seconds, 3);
 
 const options = program.parse().opts<Options>();
+if (options.mode && options.svg === DEFAULT_SVG) options.svg = join('bench', 'out', 'federation-modes.svg');
 const log = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ANCHOR_CONFERENCE = 'bench-federation';
@@ -574,22 +604,55 @@ function startProgress(window: Window): () => void {
 	return () => clearInterval(timer);
 }
 
-main().then(
-	(results) => {
-		if (options.sweep) {
+if (options.mode) {
+	runModes({
+		modes: options.mode,
+		profile: videoProfile(options.profile, {
+			packetsPerSecond: options.videoRate,
+			payloadBytes: options.videoBytes,
+			framesPerSecond: options.fps,
+			keyFrameIntervalMs: 0,
+		}),
+		domainCounts: options.topologies,
+		sizes: options.sweep ?? [options.participants],
+		duration: options.duration,
+		warmup: options.warmup,
+		speakerChange: options.speakerChange,
+		listenIp: options.listenIp,
+		basePort: options.basePort,
+		maxVideos: options.maxVideos,
+		maxAudible: options.maxAudible,
+		log,
+	}).then(
+		async (results) => {
 			mkdirSync(join(options.svg, '..'), { recursive: true });
-			writeFileSync(options.svg, sweepSvg(results));
-			log(`\n${sweepTable(results)}\n\nplot: ${options.svg}`);
-		}
-		if (options.json) process.stdout.write(`${JSON.stringify(options.sweep ? results : results[0], null, 2)}\n`);
-		// SFTs are closed; do not wait on stray handles.
-		setTimeout(() => process.exit(0), 200).unref();
-	},
-	(error: unknown) => {
-		process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-		process.exit(1);
-	},
-);
+			writeFileSync(options.svg, await modesSvg(results));
+			if (options.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+			else log(`\n${modesTable(results)}\n\nplot: ${options.svg}`);
+			setTimeout(() => process.exit(0), 200).unref();
+		},
+		(error: unknown) => {
+			process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+			process.exit(1);
+		},
+	);
+} else
+	main().then(
+		(results) => {
+			if (options.sweep) {
+				mkdirSync(join(options.svg, '..'), { recursive: true });
+				writeFileSync(options.svg, sweepSvg(results));
+				log(`\n${sweepTable(results)}\n\nplot: ${options.svg}`);
+			}
+			if (options.json) process.stdout.write(`${JSON.stringify(options.sweep ? results : results[0], null, 2)}\n`);
+			// SFTs are closed; do not wait on stray handles.
+			setTimeout(() => process.exit(0), 200).unref();
+		},
+		(error: unknown) => {
+			process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+			process.exit(1);
+		},
+	);
 
 /** Setup invariants of the bench: a missing piece is a bug in the bench itself. */
 function required<T>(value: T | undefined, what: string): T {

@@ -3,7 +3,8 @@
 # mediasoup npm package, against Debian (bookworm) system libraries instead of
 # the meson wraps mediasoup would download.
 #
-#   Result: ${SFT_CACHE_DIR:-$HOME/.cache/federated-sft}/mediasoup-worker-<version>/mediasoup-worker
+#   Result: ${SFT_CACHE_DIR:-$HOME/.cache/federated-sft}/mediasoup-worker-<version>-<build id>/mediasoup-worker
+#   (the build id, scripts/mediasoup-worker/build-id, changes whenever the patches do)
 #
 # node_modules/mediasoup is never modified: the sources are copied to a
 # temporary build dir under the cache, patched there (see
@@ -20,8 +21,9 @@ die() { log "error: $*"; exit 1; }
 
 [ -f "$MS_DIR/package.json" ] || die "mediasoup not found at $MS_DIR (run npm install first)"
 VERSION="$(node -p 'require(process.argv[1]).version' "$MS_DIR/package.json")"
+BUILD_ID="$(tr -d '[:space:]' <"$PATCH_DIR/build-id")"
 CACHE_DIR="${SFT_CACHE_DIR:-$HOME/.cache/federated-sft}"
-TARGET_DIR="$CACHE_DIR/mediasoup-worker-$VERSION"
+TARGET_DIR="$CACHE_DIR/mediasoup-worker-$VERSION-$BUILD_ID"
 TARGET="$TARGET_DIR/mediasoup-worker"
 
 # The worker refuses to start without MEDIASOUP_VERSION and exits with 41:
@@ -125,6 +127,12 @@ grep -q "meson_version: '>= 1.0.1'" "$SRC/meson.build" || die "meson_version pat
 sed -i -f "$PATCH_DIR/dtls-bio-callback.sed" "$SRC/src/RTC/DtlsTransport.cpp"
 grep -q 'operationType & BIO_CB_RETURN' "$SRC/src/RTC/DtlsTransport.cpp" ||
 	die "DTLS BIO callback patch did not apply (src/RTC/DtlsTransport.cpp changed upstream?)"
+
+# Consumers: drop sequence numbers only of the stream being sent, and not
+# while paused (mediasoup PR #1549's intent): fewer gaps for viewers at
+# simulcast layer switches, and paused consumers stop costing a std::set
+# entry per packet.
+patch -p1 -s -d "$SRC" <"$PATCH_DIR/consumer-seq-drops.patch" || die "consumer sequence-number patch did not apply"
 
 # --- configure and build ----------------------------------------------------
 OUT="$BUILD_DIR/out"

@@ -2,12 +2,12 @@
 //
 // Lookup order (the same as sft/workerBinary.ts):
 //   1. $MEDIASOUP_WORKER_BIN, if that file exists;
-//   2. mediasoup's own node_modules/mediasoup/worker/out/Release/mediasoup-worker;
-//   3. the cached build ${SFT_CACHE_DIR:-~/.cache/federated-sft}/mediasoup-worker-<version>/mediasoup-worker.
-// If none exists: unless SFT_SKIP_PREBUILT is set, run mediasoup's own
-// postinstall (downloads the prebuilt worker where there is internet; npm's
-// allowScripts keeps it from running by itself); failing that, build it
-// offline with scripts/build-mediasoup-worker.sh.
+//   2. the cached build ${SFT_CACHE_DIR:-~/.cache/federated-sft}/mediasoup-worker-<version>-<build id>/mediasoup-worker;
+//   3. mediasoup's own node_modules/mediasoup/worker/out/Release/mediasoup-worker (unpatched).
+// If none exists: build it offline with scripts/build-mediasoup-worker.sh
+// (patched); failing that, unless SFT_SKIP_PREBUILT is set, run mediasoup's
+// own postinstall (downloads the unpatched prebuilt worker where there is
+// internet; npm's allowScripts keeps it from running by itself).
 // Never fails `npm install`: at worst it prints what to install and exits 0
 // (`npm start` then refuses with the same advice).
 import { spawnSync } from 'node:child_process';
@@ -44,29 +44,32 @@ function main() {
 	const version = JSON.parse(readFileSync(join(mediasoupDir, 'package.json'), 'utf8')).version;
 	const ownBinary = join(mediasoupDir, 'worker', 'out', 'Release', 'mediasoup-worker');
 	const cacheDir = env.SFT_CACHE_DIR || join(env.HOME || homedir(), '.cache', 'federated-sft');
-	const cachedBinary = join(cacheDir, `mediasoup-worker-${version}`, 'mediasoup-worker');
+	const buildId = readFileSync(join(ROOT, 'scripts', 'mediasoup-worker', 'build-id'), 'utf8').trim();
+	const cachedBinary = join(cacheDir, `mediasoup-worker-${version}-${buildId}`, 'mediasoup-worker');
 
-	if (existsSync(ownBinary) || existsSync(cachedBinary)) {
+	if (existsSync(cachedBinary)) {
 		return;
 	}
 
+	// Our own build first: it carries the patches in scripts/mediasoup-worker/.
+	const res = spawnSync('bash', [BUILD_SCRIPT], { cwd: ROOT, stdio: 'inherit', env });
+	if (res.status === 0 && existsSync(cachedBinary)) {
+		return;
+	}
+	if (existsSync(ownBinary)) {
+		log(`using mediasoup's own worker (without this project's patches): ${ownBinary}`);
+		return;
+	}
 	if (!env.SFT_SKIP_PREBUILT) {
-		log(`trying mediasoup's prebuilt worker ${version} (needs internet)`);
-		const res = runMediasoupPostinstall(mediasoupDir, env);
+		log(`trying mediasoup's prebuilt worker ${version} (needs internet; without this project's patches)`);
+		const prebuilt = runMediasoupPostinstall(mediasoupDir, env);
 		if (existsSync(ownBinary)) {
 			log(`using mediasoup's prebuilt worker: ${ownBinary}`);
 			return;
 		}
-		// Expected without internet: its fallback source build needs pip and
-		// meson wraps too. Drop what that attempt left in node_modules.
 		removeFailedAttemptLeftovers(mediasoupDir);
-		const why = res.error ? res.error.message : `exit ${res.status ?? res.signal}`;
-		log(`no prebuilt worker (${why}); building it from source`);
-	}
-
-	const res = spawnSync('bash', [BUILD_SCRIPT], { cwd: ROOT, stdio: 'inherit', env });
-	if (res.status === 0 && existsSync(cachedBinary)) {
-		return;
+		const why = prebuilt.error ? prebuilt.error.message : `exit ${prebuilt.status ?? prebuilt.signal}`;
+		log(`no prebuilt worker either (${why})`);
 	}
 
 	console.error(`[ensure-worker] ${ADVICE}`);

@@ -55,6 +55,8 @@ type ConferenceEvents = {
 	demandUpdated: [Demand];
 	/** The loudest-first ranking of audio producers changed. */
 	audioRankingChanged: [ranking: readonly string[]];
+	/** New speaker volumes (every audio-level interval; empty on silence). */
+	audioLevels: [levels: ReadonlyMap<string, number>];
 	closed: [ConferenceCloseReason];
 };
 
@@ -92,6 +94,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	readonly #hints: SenderHints;
 	#demandTimer: NodeJS.Timeout | undefined;
 	#ranking: string[] = [];
+	#levels: ReadonlyMap<string, number> = new Map();
 	#lastSpeakersKey = '';
 	#closed = false;
 
@@ -111,7 +114,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		});
 		router.observer.once('close', () => this.close(mediaWorker.worker.died ? 'worker_died' : 'closed'));
 		observer.on('volumes', (volumes) => this.#onVolumes(volumes));
-		observer.on('silence', () => this.#publishSpeakers([]));
+		observer.on('silence', () => {
+			this.#levels = new Map();
+			this.emit('audioLevels', this.#levels);
+			this.#publishSpeakers([]);
+		});
 	}
 
 	static async create(mediaWorker: MediaWorker, codecs: ms.RtpCodecCapability[], options: ConferenceOptions): Promise<Conference> {
@@ -160,6 +167,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	}
 
 	/** Current loudest-first speaker ranking (producer ids). */
+	/** dBov of the speakers the audio-level observer reported last (the loudest `maxAudible` + 1); the others are quieter. */
+	get audioLevels(): ReadonlyMap<string, number> {
+		return this.#levels;
+	}
+
 	get audioRanking(): readonly string[] {
 		return this.#ranking;
 	}
@@ -337,6 +349,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	}
 
 	#onVolumes(volumes: ms.AudioLevelObserverVolume[]): void {
+		this.#levels = new Map(volumes.map((v) => [v.producer.id, v.volume]));
+		this.emit('audioLevels', this.#levels);
 		const reported = volumes.map((v) => v.producer.id);
 		const previous = this.#ranking;
 		this.#ranking = mergeRanking(this.#ranking, reported, new Set(this.#audioProducers));

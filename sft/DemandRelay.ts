@@ -14,14 +14,37 @@ interface Outgoing {
 	/** SVC: one consumer whose preferred spatial layer is the highest needed. */
 	svc: boolean;
 	layers: LayerDemand;
+	/** Simulcast layers still crossing once so the far side gets their sender reports (see #prime). */
+	priming: Set<number>;
 	/** Changes to mediasoup run one after another, so the last decision wins. */
 	applying: Promise<void>;
 }
 
-/** Extensions and feedback that would make mediasoup estimate bandwidth on the link; the link is not congestion-controlled per stream. */
-const BWE_EXTENSION = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+/**
+ * A far-side viewer can switch to a simulcast layer only once that layer's
+ * stream has had an RTCP sender report (mediasoup aligns the layers' RTP
+ * timestamps by them), and mediasoup sends one per stream every 1–1.5 s. So
+ * each layer of a new stream crosses for this long once, when first offered:
+ * later view switches then start at the next key frame instead of waiting for
+ * a sender report.
+ */
+const PRIME_MS = 1600;
+const PRIME_POLL_MS = 250;
+const PRIME_GIVE_UP_MS = 10_000;
+
+/** Feedback that would make mediasoup estimate bandwidth on the link; the link is not congestion-controlled per stream. */
 const BWE_FEEDBACK = new Set(['transport-cc', 'goog-remb']);
-const MID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:mid';
+/**
+ * The only header extensions worth their bytes between SFTs: audio levels
+ * (the far side ranks speakers), video orientation and capture time (they
+ * must reach the viewers). MID, transport-wide sequence numbers, send times
+ * and time offsets only matter on a client's own connection.
+ */
+const LINK_EXTENSIONS = new Set([
+	'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
+	'urn:3gpp:video-orientation',
+	'http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time',
+]);
 
 /**
  * The `demand` relay: a mediasoup PlainTransport with SRTP and RTX, on which
@@ -108,8 +131,10 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 			for (const consumer of consumers) consumer.close();
 			throw error;
 		}
-		const outgoing: Outgoing = { producer, consumers, svc, layers: new Map(), applying: Promise.resolve() };
+		const priming = new Set(perLayer > 1 ? consumers.map((_, layer) => layer) : []);
+		const outgoing: Outgoing = { producer, consumers, svc, layers: new Map(), priming, applying: Promise.resolve() };
 		this.#sent.set(producer.id, outgoing);
+		if (priming.size > 0) this.#prime(outgoing);
 		const first = consumers[0];
 		first?.observer.once('close', () => {
 			for (const consumer of consumers) consumer.close();
@@ -171,6 +196,34 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 		this.transport.close();
 	}
 
+	/** Lets every layer flow until each has crossed for PRIME_MS, then only what is demanded. */
+	#prime(outgoing: Outgoing): void {
+		const startedAt = Date.now();
+		const flowingSince = new Map<number, number>();
+		const reapply = () => {
+			outgoing.applying = outgoing.applying.then(() => this.#apply(outgoing, new Set(outgoing.layers.keys())));
+		};
+		reapply();
+		const timer = setInterval(async () => {
+			if (this.closed || outgoing.consumers.some((c) => c.closed)) return void clearInterval(timer);
+			const now = Date.now();
+			for (const layer of [...outgoing.priming]) {
+				const consumer = outgoing.consumers[layer];
+				const stats = ((await consumer?.getStats().catch(() => [])) ?? []) as { type: string; packetCount?: number }[];
+				const sent = stats.find((st) => st.type === 'outbound-rtp')?.packetCount ?? 0;
+				if (sent > 0 && !flowingSince.has(layer)) flowingSince.set(layer, now);
+				const since = flowingSince.get(layer);
+				if (since !== undefined && now - since >= PRIME_MS) outgoing.priming.delete(layer);
+			}
+			if (now - startedAt > PRIME_GIVE_UP_MS) outgoing.priming.clear();
+			if (outgoing.priming.size === 0) {
+				clearInterval(timer);
+				reapply();
+			}
+		}, PRIME_POLL_MS);
+		timer.unref();
+	}
+
 	async #apply(outgoing: Outgoing, layers: ReadonlySet<number>): Promise<void> {
 		try {
 			if (outgoing.svc) {
@@ -184,7 +237,8 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 				return;
 			}
 			// Single-layer video and audio: any demand at all lets the one consumer flow.
-			const wanted = (layer: number) => (outgoing.consumers.length === 1 ? layers.size > 0 : layers.has(layer));
+			const wanted = (layer: number) =>
+				outgoing.consumers.length === 1 ? layers.size > 0 : layers.has(layer) || outgoing.priming.has(layer);
 			await Promise.all(
 				outgoing.consumers.map(async (consumer, layer) => {
 					if (consumer.closed) return;
@@ -198,14 +252,14 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 	}
 }
 
-/** The router's capabilities without what would start bandwidth estimation on the link. */
+/** The router's capabilities without bandwidth estimation and with only the header extensions the far side uses. */
 function linkCapabilities(capabilities: ms.RtpCapabilities): ms.RtpCapabilities {
 	return {
 		codecs: capabilities.codecs?.map((codec) => ({
 			...codec,
 			rtcpFeedback: codec.rtcpFeedback?.filter((fb) => !BWE_FEEDBACK.has(fb.type)),
 		})),
-		headerExtensions: capabilities.headerExtensions?.filter((ext) => ext.uri !== BWE_EXTENSION),
+		headerExtensions: capabilities.headerExtensions?.filter((ext) => LINK_EXTENSIONS.has(ext.uri)),
 	};
 }
 
@@ -222,7 +276,6 @@ function farSideParameters(producer: ms.Producer, consumers: ms.Consumer[]): ms.
 	const { mid: _mid, ...base } = first.rtpParameters;
 	return {
 		...base,
-		headerExtensions: (base.headerExtensions ?? []).filter((ext) => ext.uri !== MID_EXTENSION),
 		encodings: consumers.map((consumer, i) => {
 			const sent = consumer.rtpParameters.encodings?.[0];
 			const source = original[consumers.length === 1 ? 0 : i] ?? {};

@@ -13,14 +13,15 @@ export type { SelectionInput } from './Subscriptions.ts';
 export type Direction = 'send' | 'recv';
 
 /**
- * A sender is asked for a key frame at most this often, so N viewers joining
- * (locally or through federation links) do not cost N key frames. A request
- * inside the window waits for its end: this is how long a viewer can wait
- * for its first frame when someone else asked just before (a federation
- * pipe asks when it starts, so a federated viewer always did, and at 1000 ms
- * a federated join took over a second to its first frame). It must stay
- * above libwebrtc's own 300 ms: Chrome ignores a PLI that soon after the
- * last one it honoured, and mediasoup asks again only a second later.
+ * A sender is asked for a key frame at most this often per layer, so N
+ * viewers joining or switching at once (locally or through federation links)
+ * do not cost N key frames. A request inside the window waits for its end:
+ * this bounds how long a viewer may wait for its first frame after a join or
+ * a view switch (a federation pipe asks when it starts, so a federated
+ * viewer always did; at 1000 ms a federated join took over a second), which
+ * in demand-relay mode must stay well under 500 ms. It must also stay above
+ * libwebrtc's own 300 ms: Chrome ignores a PLI that soon after the last one
+ * it honoured, and mediasoup asks again only a second later (RELIABILITY.md).
  */
 export const KEY_FRAME_REQUEST_DELAY_MS = 350;
 

@@ -2,13 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Where the mediasoup-worker binary comes from, in order (the same order as
  * scripts/ensure-worker.mjs, which puts one there at `npm install`):
  *   1. $MEDIASOUP_WORKER_BIN, if that file exists;
- *   2. mediasoup's own worker/out/Release/mediasoup-worker (prebuilt download);
- *   3. the offline build of scripts/build-mediasoup-worker.sh in the cache.
+ *   2. the offline build of scripts/build-mediasoup-worker.sh in the cache
+ *      (with this project's patches, scripts/mediasoup-worker/);
+ *   3. mediasoup's own worker/out/Release/mediasoup-worker (prebuilt download, unpatched).
  */
 
 const BUILD_DEPS =
@@ -24,10 +26,14 @@ export class WorkerBinaryMissingError extends Error {
 	}
 }
 
-/** `${SFT_CACHE_DIR:-$HOME/.cache/federated-sft}/mediasoup-worker-<version>/mediasoup-worker` */
+/** Names the set of patches in scripts/mediasoup-worker/, so a changed patch set is built anew. */
+const BUILD_ID_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'mediasoup-worker', 'build-id');
+
+/** `${SFT_CACHE_DIR:-$HOME/.cache/federated-sft}/mediasoup-worker-<version>-<build id>/mediasoup-worker` */
 export function workerCachePath(version: string, env: NodeJS.ProcessEnv = process.env): string {
 	const cacheDir = env['SFT_CACHE_DIR'] || join(env['HOME'] || homedir(), '.cache', 'federated-sft');
-	return join(cacheDir, `mediasoup-worker-${version}`, 'mediasoup-worker');
+	const buildId = existsSync(BUILD_ID_FILE) ? readFileSync(BUILD_ID_FILE, 'utf8').trim() : 'unknown';
+	return join(cacheDir, `mediasoup-worker-${version}-${buildId}`, 'mediasoup-worker');
 }
 
 /** Absolute path of a mediasoup-worker binary that exists, or throws WorkerBinaryMissingError. */
@@ -39,13 +45,14 @@ export function resolveWorkerBinary(env: NodeJS.ProcessEnv = process.env): strin
 
 	const mediasoup = findMediasoupPackage();
 	if (mediasoup) {
-		const own = join(mediasoup.dir, 'worker', 'out', 'Release', 'mediasoup-worker');
-		if (existsSync(own)) {
-			return own;
-		}
+		// Our patched build first; mediasoup's own (prebuilt) worker only without it.
 		const cached = workerCachePath(mediasoup.version, env);
 		if (existsSync(cached)) {
 			return cached;
+		}
+		const own = join(mediasoup.dir, 'worker', 'out', 'Release', 'mediasoup-worker');
+		if (existsSync(own)) {
+			return own;
 		}
 	}
 

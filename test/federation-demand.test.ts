@@ -147,7 +147,11 @@ test('only the speakers the loudest-N rule could make audible cross the link', a
 	}
 	await until(() => atB.audioRanking.length >= 6, 5000, 'b.test to rank the crossing speakers');
 	assert.equal(atB.audioRanking.slice(0, 5), anchor.audioRanking.slice(0, 5), 'both sides rank the five loudest alike');
-	for (const speaker of speakers) await speaker.stop();
+	// Three speakers at b.test louder than everyone at a.test: only three of a.test's can still be among the six loudest there.
+	const loudAtB: PlainRtpClient[] = [];
+	for (let i = 0; i < 3; i++) loudAtB.push(await join(atB, 'b.test', `loud${i}`, { level: 2 + i }));
+	await until(() => link.demand?.stats.relayedAudio === 3, 8000, "a.test to relay only the three speakers b.test's loudest leave room for");
+	for (const speaker of [...speakers, ...loudAtB]) await speaker.stop();
 });
 
 test('a capped link sheds the thumbnail-only stream first and says so in its metrics', async () => {

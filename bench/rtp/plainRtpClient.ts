@@ -4,6 +4,7 @@ import type { types as ms } from 'mediasoup';
 import type { Conference } from '../../sft/Conference.ts';
 import type { Participant } from '../../sft/Participant.ts';
 import { ownerOf, sourceOf } from '../../sft/producerMeta.ts';
+import type { ViewTile } from '../../sft/simulcast.ts';
 import {
 	AUDIO_LEVEL_EXTENSION_ID,
 	OPUS_PAYLOAD_TYPE,
@@ -129,6 +130,10 @@ export class PlainRtpClient {
 	readonly delay = new DelayHistogram();
 	/** Optional second histogram per remote stream (e.g. streams that crossed a federation link vs local ones). */
 	delayBreakdown: ((stream: RemoteStream) => DelayHistogram | undefined) | undefined;
+	/** Called when packets of a remote stream start coming from another encoding (the first packet counts). */
+	onLayerSwitch: ((stream: RemoteStream, layer: number) => void) | undefined;
+	/** Called with the tiles of each new view, just before the SFT is told. */
+	onView: ((tiles: readonly ViewTile[]) => void) | undefined;
 	/** RTP that matched no consumer of ours, or could not be parsed. */
 	unknownPackets = 0;
 	/** mediasoup's bandwidth probes (it probes when consumers negotiate transport-cc or REMB). */
@@ -375,6 +380,7 @@ export class PlainRtpClient {
 		this.#layoutKey = key;
 		this.#layoutApplying = this.#layoutApplying
 			.then(async () => {
+				this.onView?.(tiles);
 				await this.participant.setView(tiles);
 				if (this.#options.receive !== 'viewed') return;
 				// Consumed after the view is set, so each starts on the layer its tile needs.
@@ -477,6 +483,7 @@ export class PlainRtpClient {
 	#onLayerSwitch(stream: RemoteStream, layer: number, payload: Buffer): void {
 		stream.currentLayer = layer;
 		stream.layerSwitches++;
+		this.onLayerSwitch?.(stream, layer);
 		if (stream.kind !== 'video' || parseVp8Descriptor(payload)?.keyFrame) stream.layerSwitchesOnKeyFrame++;
 	}
 

@@ -47,7 +47,7 @@ export class ConferenceLink {
 		this.#channel = channel;
 		this.#logger = logger.child({ conference: conference.id, peer: channel.domain, relayMode: relay.mode });
 		this.#limits = options.limits;
-		this.demand = new LinkDemand(conference, relay, (video) => this.#send('conf:demand', { video }), options.demand, this.#logger);
+		this.demand = new LinkDemand(conference, relay, (report) => this.#send('conf:demand', report), options.demand, this.#logger);
 	}
 
 	get peerDomain(): string {
@@ -149,7 +149,7 @@ export class ConferenceLink {
 				return;
 			}
 			case 'conf:demand':
-				this.demand.onRemoteDemand((message as LinkMessage<'conf:demand'>).video);
+				this.demand.onRemoteDemand((message as LinkMessage<'conf:demand'>).video, (message as LinkMessage<'conf:demand'>).audio);
 				return;
 			default:
 				// attach/detach/ended concern the whole link and are handled by its owner.

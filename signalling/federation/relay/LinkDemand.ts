@@ -20,6 +20,10 @@ import { LayerBitrates } from './layerBitrates.ts';
 export const DEMAND_REPORT_INTERVAL_MS = 100;
 /** How often per-layer bitrates are polled for the link cap and the needed-bitrate metric. */
 const BITRATE_POLL_MS = 1000;
+/** Speaker levels are reported in steps of this many dB. */
+const AUDIO_LEVEL_STEP_DB = 3;
+/** The level of a speaker the audio-level observer did not report (quieter than everyone it did). */
+const SILENT_DBOV = -127;
 /** A requested layer whose first key frame does not arrive within this is counted as a timeout. */
 const FIRST_FRAME_TIMEOUT_MS = 10_000;
 
@@ -57,7 +61,8 @@ export interface LinkDemandStats {
  * in mode `demand` it also decides what crosses.
  * Sender side: applies the partner's demand (and this side's cap) to the
  * relay: which layers of which videos cross, and which speakers (those the
- * loudest-N rule could make audible over there). Receiver side: tells the
+ * loudest-N rule could make audible over there, given how loud the
+ * partner's own speakers are). Receiver side: tells the
  * partner, rate-limited, what this side's viewers (and links beyond it)
  * need of the partner's streams, and times the first frame of each layer it asked for.
  */
@@ -76,19 +81,22 @@ export class LinkDemand {
 	};
 	readonly #conference: Conference;
 	readonly #relay: MediaRelay;
-	readonly #send: (video: DemandWire) => Promise<unknown>;
+	readonly #send: (report: { video: DemandWire; audio: number[] }) => Promise<unknown>;
 	readonly #options: LinkDemandOptions;
 	readonly #logger: Logger;
 	readonly #bitrates = new LayerBitrates();
 	readonly #unsubscribe: (() => void)[] = [];
 	/** What the partner needs of our streams. */
 	#remote: Demand = new Map();
+	/** How loud the partner's own loudest speakers are (undefined: not told yet). */
+	#remoteAudio: number[] | undefined;
 	/** What crosses now, per sent producer (video layers; audio: layer 0). */
 	#crossing = new Map<string, LayerDemand>();
 	#applying: Promise<void> = Promise.resolve();
 	#lastShed = '';
 	/** Our last report to the partner, when it went, and a pending trailing report. */
 	#reported: Demand = new Map();
+	#reportedAudio: number[] = [];
 	#reportedAt = 0;
 	#reportTimer: NodeJS.Timeout | undefined;
 	/** `producerId:layer` → when we first asked for it. */
@@ -99,7 +107,7 @@ export class LinkDemand {
 	constructor(
 		conference: Conference,
 		relay: MediaRelay,
-		send: (video: DemandWire) => Promise<unknown>,
+		send: (report: { video: DemandWire; audio: number[] }) => Promise<unknown>,
 		options: LinkDemandOptions,
 		logger: Logger,
 	) {
@@ -110,6 +118,7 @@ export class LinkDemand {
 		this.#logger = logger;
 		this.#unsubscribe.push(
 			conference.subscribe('demandUpdated', (demand) => this.#report(demand)),
+			conference.subscribe('audioLevels', () => this.#report(conference.demand())),
 			conference.subscribe('audioRankingChanged', () => this.#applyOut()),
 		);
 		this.#pollTimer = setInterval(() => void this.#poll(), BITRATE_POLL_MS);
@@ -117,8 +126,9 @@ export class LinkDemand {
 	}
 
 	/** The partner's demand arrived. */
-	onRemoteDemand(wire: DemandWire): void {
+	onRemoteDemand(wire: DemandWire, audio: readonly number[]): void {
 		this.#remote = demandFromWire(wire);
+		this.#remoteAudio = [...audio];
 		this.#applyOut();
 	}
 
@@ -153,7 +163,8 @@ export class LinkDemand {
 	#report(demand: Demand): void {
 		if (this.#closed) return;
 		const wanted = this.#wantedFromPartner(demand);
-		if (sameDemand(wanted, this.#reported)) return;
+		const audio = this.#ourLoudest();
+		if (sameDemand(wanted, this.#reported) && audio.join() === this.#reportedAudio.join()) return;
 		const wait = this.#reportedAt + DEMAND_REPORT_INTERVAL_MS - Date.now();
 		if (wait > 0) {
 			this.#reportTimer ??= setTimeout(() => {
@@ -172,8 +183,9 @@ export class LinkDemand {
 			for (const layer of layers.keys()) if (!wanted.get(producerId)?.has(layer)) this.#awaitingFirstFrame.delete(`${producerId}:${layer}`);
 		}
 		this.#reported = wanted;
+		this.#reportedAudio = audio;
 		this.#reportedAt = now;
-		this.#send(demandToWire(wanted)).catch((error: unknown) => {
+		this.#send({ video: demandToWire(wanted), audio }).catch((error: unknown) => {
 			// Lost with the link; the next link sends the full state again.
 			this.#logger.debug({ err: error }, 'could not send demand to federated SFT');
 		});
@@ -189,6 +201,19 @@ export class LinkDemand {
 			if (concrete.size > 0) wanted.set(producer.id, concrete);
 		}
 		return wanted;
+	}
+
+	/**
+	 * dBov of this side's loudest speakers that did not come from the partner
+	 * (the maxAudible + 1 loudest, in 3 dB steps so small wobbles send nothing).
+	 */
+	#ourLoudest(): number[] {
+		const fromPartner = new Set(this.#relay.receivedProducers.map((p) => p.id));
+		return [...this.#conference.audioLevels]
+			.filter(([producerId]) => !fromPartner.has(producerId))
+			.map(([, level]) => Math.round(level / AUDIO_LEVEL_STEP_DB) * AUDIO_LEVEL_STEP_DB)
+			.sort((a, b) => b - a)
+			.slice(0, this.#options.maxAudible + 1);
 	}
 
 	#firstFrame(producerId: string, layer: number): void {
@@ -225,11 +250,7 @@ export class LinkDemand {
 			const layers = this.#remote.get(producer.id);
 			if (layers) demanded.set(producer.id, concreteLayers(layers, layersOf(producer).spatialLayers));
 		}
-		const audible = selectAudible(
-			audios.map((p) => p.id),
-			this.#conference.audioRanking,
-			this.#options.maxAudible + 1,
-		);
+		const audible = this.#audibleOverThere(audios.map((p) => p.id));
 		const bitrate = (producerId: string, layer: number) => {
 			const producer = sent.get(producerId);
 			return producer ? this.#bitrates.get(producer, layer) : 0;
@@ -273,6 +294,27 @@ export class LinkDemand {
 		);
 		this.#crossing = next;
 		this.#countCrossing(videos, audios);
+	}
+
+	/**
+	 * The speakers we offer that could be among the maxAudible + 1 loudest
+	 * over there: in our ranking order, each one needs fewer than that many
+	 * louder speakers, counting the partner's own (it reports their levels).
+	 */
+	#audibleOverThere(candidates: readonly string[]): Set<string> {
+		const slots = this.#options.maxAudible + 1;
+		const ordered = [...selectAudible(candidates, this.#conference.audioRanking, candidates.length)];
+		if (!this.#remoteAudio) return new Set(ordered.slice(0, slots));
+		const levels = this.#conference.audioLevels;
+		const partner = this.#remoteAudio;
+		const audible = new Set<string>();
+		for (const [position, producerId] of ordered.entries()) {
+			if (position >= slots) break;
+			const level = levels.get(producerId) ?? SILENT_DBOV;
+			const louderThere = partner.filter((theirs) => theirs > level).length;
+			if (position + louderThere < slots) audible.add(producerId);
+		}
+		return audible;
 	}
 
 	#countCrossing(videos: ms.Producer[], audios: ms.Producer[]): void {

@@ -66,13 +66,17 @@ export const linkMessageSchemas = {
 	/** Old anchor → its federated SFTs: another SFT won the anchor election; attach there. */
 	'conf:rehome': z.object({ conferenceId: id, descriptor: conferenceDescriptorSchema }),
 	/**
-	 * Demand mode, either direction: what the sender's viewers need of the
-	 * receiver's streams: per producer, `[spatial layer, rank]` pairs (rank 0
-	 * screen, 1 speaker/pinned, 2 large, 3 thumbnail). Full state, sent when it changes.
+	 * Either direction: what the sender's viewers need of the receiver's
+	 * streams: per producer, `[spatial layer, rank]` pairs (rank 0 screen, 1
+	 * speaker/pinned, 2 large, 3 thumbnail), and how loud the sender's own
+	 * loudest speakers are, so the receiver relays only speakers who could
+	 * out-rank them. Full state, sent when it changes.
 	 */
 	'conf:demand': z.object({
 		conferenceId: id,
 		video: z.array(z.tuple([id, z.array(z.tuple([z.number().int().min(0).max(15), z.number().int().min(0).max(3)])).max(16)])).max(2048),
+		/** dBov of the sender's side's loudest speakers (not the receiver's), loudest first. */
+		audio: z.array(z.number().min(-127).max(0)).max(16).default([]),
 	}),
 	/** Anchor → federated SFT: the conference is over. */
 	'conf:ended': z.object({ conferenceId: id, reason: z.string().max(64) }),
