@@ -29,6 +29,8 @@ export interface FederatedSftsOptions {
 	/** First port of domain 0; random in 46000-48999 when omitted. */
 	basePort?: number | undefined;
 	logLevel?: string;
+	/** Extra `media` settings for every domain (e.g. UDP buffer sizes). */
+	media?: Record<string, unknown>;
 	/** federation.relayMode of every SFT (default full). */
 	relayMode?: RelayMode;
 }
@@ -76,6 +78,7 @@ export class FederatedSfts {
 						maxVideos: options.maxVideos,
 						maxAudible: options.maxAudible,
 						audioLevelThreshold: -127,
+						...options.media,
 					},
 					// A load bench measures the SFT, not the per-conference cap.
 					limits: { maxParticipantsPerConference: 100_000 },

@@ -403,6 +403,15 @@ export class Call extends Emitter<CallEvents> {
 			this.#onEncodingsNeeded(payload as SftEvents['encodingsNeeded']);
 			return;
 		}
+		if (name === 'mediaReset') {
+			void this.#resetMedia(payload as SftEvents['mediaReset']);
+			return;
+		}
+		if (name === 'conferenceDescriptor') {
+			// The anchor died and another SFT took over: a later rejoin goes there (unless it is our own SFT).
+			const { descriptor } = payload as SftEvents['conferenceDescriptor'];
+			this.#descriptor = descriptor.anchorDomain !== this.#joinReply?.domain ? descriptor : undefined;
+		}
 		if (!this.#state.apply(name, payload as SftEvents[typeof name])) return;
 		switch (name) {
 			case 'participantJoined':
@@ -433,6 +442,41 @@ export class Call extends Emitter<CallEvents> {
 				return;
 		}
 		if (['participantJoined', 'participantLeft', 'producerAdded', 'producerClosed', 'consumerClosed'].includes(name)) this.#syncConsumers();
+		this.#changed();
+	}
+
+	/**
+	 * The SFT moved the conference to another media worker (ours died): we
+	 * are still in it under the same id, but every transport, stream and
+	 * consumer is gone. Set them up again, as after a rejoin.
+	 */
+	async #resetMedia(reset: SftEvents['mediaReset']): Promise<void> {
+		this.#generation++;
+		this.#dropMedia();
+		const generation = this.#generation;
+		const previous = this.#joinReply;
+		const reply: JoinReply = {
+			conferenceId: this.conferenceId,
+			...(previous?.domain !== undefined ? { domain: previous.domain } : {}),
+			...(previous?.descriptor ? { descriptor: previous.descriptor } : {}),
+			participantId: reset.participantId,
+			rtpCapabilities: reset.rtpCapabilities as JoinReply['rtpCapabilities'],
+			participants: reset.participants,
+			producers: reset.producers,
+		};
+		this.#joinReply = reply;
+		this.#state.reset(reply, this.#options.displayName ?? '');
+		for (const publication of this.#publications.values()) this.#state.setLocalMedia(publication.source, 'off');
+		this.#lastView = '';
+		try {
+			if (this.#options.receive ?? true) {
+				this.#recvTransport = await this.#createTransport('recv', generation);
+				this.#syncConsumers();
+			}
+			for (const publication of this.#publications.values()) await this.#produce(publication, generation);
+		} catch (error) {
+			this.#report(error);
+		}
 		this.#changed();
 	}
 

@@ -7,6 +7,7 @@ import { type MediaLimits, Participant, type ParticipantContext, type Participan
 import { PipeRelay } from './PipeRelay.ts';
 import { layersOf, ownerOf, sourceOf } from './producerMeta.ts';
 import { type HintTarget, SenderHints } from './SenderHints.ts';
+import type { SocketBuffers } from './socketBuffers.ts';
 import { mergeRanking } from './streamSelection.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
@@ -22,10 +23,13 @@ export type ConferenceRole = 'anchor' | 'federated';
 export interface ConferenceOptions {
 	id: string;
 	role: ConferenceRole;
+	/** A conference re-created on another worker keeps its original start. */
+	createdAt?: Date | undefined;
 	limits: MediaLimits;
 	plainListenIp: string;
 	announcedAddress?: string | undefined;
 	initialOutgoingBitrate: number;
+	socketBuffers?: SocketBuffers | undefined;
 	/** Audio-level observer period and the dBov level under which a speaker counts as silent. */
 	audioLevelIntervalMs: number;
 	audioLevelThreshold: number;
@@ -72,7 +76,8 @@ const DEMAND_SETTLE_MS = 20;
  */
 export class Conference extends TypedEmitter<ConferenceEvents> {
 	readonly id: string;
-	readonly createdAt = new Date();
+	/** When the conference began (kept when it is re-created after its worker died or anchored elsewhere). */
+	#createdAt: Date;
 	#role: ConferenceRole;
 	readonly mediaWorker: MediaWorker;
 	readonly router: ms.Router;
@@ -97,6 +102,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		super();
 		this.id = options.id;
 		this.#role = options.role;
+		this.#createdAt = options.createdAt ?? new Date();
 		this.mediaWorker = mediaWorker;
 		this.router = router;
 		this.#observer = observer;
@@ -129,6 +135,18 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 
 	get closed(): boolean {
 		return this.#closed;
+	}
+
+	get createdAt(): Date {
+		return this.#createdAt;
+	}
+
+	/**
+	 * Nobody it exists for is left: for an anchor, no participant at all; for
+	 * a federated share, no local one.
+	 */
+	get abandoned(): boolean {
+		return (this.#role === 'anchor' ? this.#participants.size : this.localParticipants.length) === 0;
 	}
 
 	get participants(): Participant[] {
@@ -172,6 +190,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 			announcedAddress: this.#options.announcedAddress,
 			limits: this.#options.limits,
 			initialOutgoingBitrate: this.#options.initialOutgoingBitrate,
+			socketBuffers: this.#options.socketBuffers,
 			findProducer: (producerId) => this.#producers.get(producerId),
 		};
 		const participant = new Participant(userId, displayName, rtpCapabilities, context, identity);
@@ -210,6 +229,15 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 	 */
 	becomeFederated(): void {
 		this.#role = 'federated';
+	}
+
+	/**
+	 * The anchor was lost and this SFT took over (anchor failover): from now
+	 * on the conference lives here while anyone remains; it keeps its start.
+	 */
+	becomeAnchor(createdAt: Date): void {
+		this.#role = 'anchor';
+		this.#createdAt = createdAt;
 	}
 
 	/** Participants connected to this SFT (not mirrored from a federated one). */
@@ -317,8 +345,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 		this.#participants.delete(participant.id);
 		this.mediaWorker.load--;
 		this.emit('participantLeft', participant);
-		const remaining = this.#role === 'anchor' ? this.#participants.size : this.localParticipants.length;
-		if (!this.#closed && remaining === 0) this.close('empty');
+		if (!this.#closed && this.abandoned) this.close('empty');
 	}
 
 	#onVolumes(volumes: ms.AudioLevelObserverVolume[]): void {

@@ -3,6 +3,7 @@ import { type Demand, type LayerDemand, sameLayers } from './demand.ts';
 import type { MediaRelay, MediaRelayEvents, PipeEndpoint, RelayedProducer, RelayOptions } from './MediaRelay.ts';
 import { KEY_FRAME_REQUEST_DELAY_MS } from './Participant.ts';
 import { layersOf } from './producerMeta.ts';
+import { relayListenInfo, relayTarget } from './relaySocket.ts';
 import type { TileRank } from './simulcast.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
@@ -61,27 +62,25 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 	readonly #sent = new Map<string, Outgoing>();
 	readonly #received = new Map<string, ms.Producer>();
 
-	private constructor(transport: ms.PlainTransport, rtpCapabilities: ms.RtpCapabilities) {
+	readonly #options: RelayOptions;
+
+	private constructor(transport: ms.PlainTransport, rtpCapabilities: ms.RtpCapabilities, options: RelayOptions) {
 		super();
 		this.transport = transport;
+		this.#options = options;
 		this.#rtpCapabilities = rtpCapabilities;
 		transport.observer.once('close', () => this.emit('closed'));
 	}
 
 	static async create(router: ms.Router, options: RelayOptions): Promise<DemandRelay> {
 		const transport = await router.createPlainTransport({
-			listenInfo: {
-				protocol: 'udp',
-				ip: options.listenIp,
-				...(options.announcedAddress ? { announcedAddress: options.announcedAddress } : {}),
-				portRange: options.portRange,
-			},
+			listenInfo: relayListenInfo(options),
 			rtcpMux: true,
 			comedia: false,
 			enableSrtp: true,
 			srtpCryptoSuite: 'AEAD_AES_256_GCM',
 		});
-		return new DemandRelay(transport, linkCapabilities(router.rtpCapabilities));
+		return new DemandRelay(transport, linkCapabilities(router.rtpCapabilities), options);
 	}
 
 	get localEndpoint(): PipeEndpoint {
@@ -107,7 +106,8 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 	}
 
 	async connect(remote: PipeEndpoint): Promise<void> {
-		await this.transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters });
+		const target = await relayTarget(this.#options, this.localEndpoint, remote);
+		await this.transport.connect({ ip: target.ip, port: target.port, srtpParameters: remote.srtpParameters });
 	}
 
 	/** Prepares the consumers of a producer, all paused: nothing crosses until `setLayers` asks for it. */

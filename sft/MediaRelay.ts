@@ -1,6 +1,7 @@
 import type { types as ms } from 'mediasoup';
 import type { Demand } from './demand.ts';
 import type { TileRank } from './simulcast.ts';
+import type { SocketBuffers } from './socketBuffers.ts';
 import type { TypedEmitter } from './TypedEmitter.ts';
 
 /** Where one side of a relay receives media, and the SRTP key it sends with. */
@@ -24,7 +25,19 @@ export interface RelayOptions {
 	announcedAddress?: string | undefined;
 	/** UDP range for federation media; operators open it between SFTs. */
 	portRange: { min: number; max: number };
+	socketBuffers?: SocketBuffers | undefined;
+	/**
+	 * Test hook: where to send media for `remote` instead of its own address
+	 * (an impairment proxy between the two SFTs' pipe sockets).
+	 */
+	remoteEndpointHook?: PipeEndpointHook | undefined;
 }
+
+/** Maps the far side's pipe endpoint to the address this side actually sends to. */
+export type PipeEndpointHook = (
+	local: PipeEndpoint,
+	remote: PipeEndpoint,
+) => { ip: string; port: number } | Promise<{ ip: string; port: number }>;
 
 /**
  * `full`: every stream and every layer crosses (mediasoup pipe consumers).

@@ -1,5 +1,6 @@
 import type { types as ms } from 'mediasoup';
 import type { MediasoupModule } from './mediasoupLoader.ts';
+import { bufferListenInfo, type SocketBuffers } from './socketBuffers.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
 export interface MediaWorkerOptions {
@@ -15,6 +16,8 @@ export interface MediaWorkerOptions {
 	rtcMinPort: number;
 	rtcMaxPort: number;
 	logLevel: ms.WorkerLogLevel;
+	/** UDP buffer sizes of the WebRTC port (0: kernel default). */
+	socketBuffers?: SocketBuffers | undefined;
 }
 
 export interface ResourceUsage {
@@ -57,7 +60,7 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
 			const announced = options.announcedAddress ? { announcedAddress: options.announcedAddress } : {};
 			const webRtcServer = await worker.createWebRtcServer({
 				listenInfos: [
-					{ protocol: 'udp', ip: options.listenIp, port: options.rtcPort, ...announced },
+					{ protocol: 'udp', ip: options.listenIp, port: options.rtcPort, ...announced, ...bufferListenInfo(options.socketBuffers) },
 					{ protocol: 'tcp', ip: options.listenIp, port: options.rtcPort, ...announced },
 				],
 			});

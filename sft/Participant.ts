@@ -5,6 +5,7 @@ import { MediaError } from './MediaError.ts';
 import { producerAppData } from './producerMeta.ts';
 import { type ConsumerLayers, type SelectionInput, Subscriptions } from './Subscriptions.ts';
 import type { MediaSource, Size, ViewTile } from './simulcast.ts';
+import { bufferListenInfo, type SocketBuffers } from './socketBuffers.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
 export type { SelectionInput } from './Subscriptions.ts';
@@ -14,11 +15,15 @@ export type Direction = 'send' | 'recv';
 /**
  * A sender is asked for a key frame at most this often per layer, so N
  * viewers joining or switching at once (locally or through federation links)
- * do not cost N key frames. It also bounds how long a viewer may wait for
- * its first frame after a view switch (a request inside the window waits for
- * its end), which in demand-relay mode must stay well under 500 ms.
+ * do not cost N key frames. A request inside the window waits for its end:
+ * this bounds how long a viewer may wait for its first frame after a join or
+ * a view switch (a federation pipe asks when it starts, so a federated
+ * viewer always did; at 1000 ms a federated join took over a second), which
+ * in demand-relay mode must stay well under 500 ms. It must also stay above
+ * libwebrtc's own 300 ms: Chrome ignores a PLI that soon after the last one
+ * it honoured, and mediasoup asks again only a second later (RELIABILITY.md).
  */
-export const KEY_FRAME_REQUEST_DELAY_MS = 300;
+export const KEY_FRAME_REQUEST_DELAY_MS = 350;
 
 export interface MediaLimits {
 	/** Videos a client may view at once. */
@@ -36,6 +41,7 @@ export interface ParticipantContext {
 	announcedAddress?: string | undefined;
 	limits: MediaLimits;
 	initialOutgoingBitrate: number;
+	socketBuffers?: SocketBuffers | undefined;
 	/** A producer of the conference by id (local or relayed), for the layers a consumer of it can choose from. */
 	findProducer(producerId: string): ms.Producer | undefined;
 }
@@ -166,6 +172,7 @@ export class Participant extends TypedEmitter<ParticipantEvents> {
 				protocol: 'udp',
 				ip: this.#context.plainListenIp,
 				...(this.#context.announcedAddress ? { announcedAddress: this.#context.announcedAddress } : {}),
+				...bufferListenInfo(this.#context.socketBuffers),
 			},
 			rtcpMux: true,
 			comedia: direction === 'send',

@@ -1,7 +1,7 @@
 import type { types as ms } from 'mediasoup';
 import { ALL_LAYERS, type Demand } from './demand.ts';
 import type { MediaRelay, MediaRelayEvents, PipeEndpoint, RelayedProducer, RelayOptions } from './MediaRelay.ts';
-import { KEY_FRAME_REQUEST_DELAY_MS } from './Participant.ts';
+import { relayListenInfo, relayTarget } from './relaySocket.ts';
 import type { TileRank } from './simulcast.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
@@ -17,24 +17,18 @@ export class PipeRelay extends TypedEmitter<MediaRelayEvents> implements MediaRe
 	/** Incoming: producers re-created here from the far side. */
 	readonly #received = new Map<string, ms.Producer>();
 
-	private constructor(transport: ms.PipeTransport) {
+	readonly #options: RelayOptions;
+
+	private constructor(transport: ms.PipeTransport, options: RelayOptions) {
 		super();
 		this.transport = transport;
+		this.#options = options;
 		transport.observer.once('close', () => this.emit('closed'));
 	}
 
 	static async create(router: ms.Router, options: RelayOptions): Promise<PipeRelay> {
-		const transport = await router.createPipeTransport({
-			listenInfo: {
-				protocol: 'udp',
-				ip: options.listenIp,
-				...(options.announcedAddress ? { announcedAddress: options.announcedAddress } : {}),
-				portRange: options.portRange,
-			},
-			enableSrtp: true,
-			enableRtx: true,
-		});
-		return new PipeRelay(transport);
+		const transport = await router.createPipeTransport({ listenInfo: relayListenInfo(options), enableSrtp: true, enableRtx: true });
+		return new PipeRelay(transport, options);
 	}
 
 	get localEndpoint(): PipeEndpoint {
@@ -61,7 +55,7 @@ export class PipeRelay extends TypedEmitter<MediaRelayEvents> implements MediaRe
 	}
 
 	async connect(remote: PipeEndpoint): Promise<void> {
-		await this.transport.connect(remote);
+		await this.transport.connect(await relayTarget(this.#options, this.localEndpoint, remote));
 	}
 
 	/** Starts sending a local producer across; returns what the far side needs to receive it. */
@@ -101,7 +95,8 @@ export class PipeRelay extends TypedEmitter<MediaRelayEvents> implements MediaRe
 			kind: relayed.kind,
 			rtpParameters: relayed.rtpParameters,
 			paused: relayed.paused,
-			keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS,
+			// The far side's sender is throttled already; a second throttle here would add its wait to that one.
+			keyFrameRequestDelay: 0,
 			appData: relayed.appData,
 		});
 		this.#received.set(producer.id, producer);

@@ -117,6 +117,11 @@ export class Subscriptions extends TypedEmitter<SubscriptionsEvents> {
 			this.emit('demandChanged');
 		});
 		consumer.on('producerclose', () => consumer.close());
+		// The worker reports the producer's end later; a producer re-created under the same id
+		// (a federation link that came back) must find no stale consumer in the way.
+		const onProducerClosed = () => consumer.close();
+		producer.observer.once('close', onProducerClosed);
+		consumer.observer.once('close', () => producer.observer.off('close', onProducerClosed));
 		consumer.on('layerschange', (layers) =>
 			this.emit('consumerLayersChanged', consumer.id, consumer.producerId, {
 				spatialLayer: layers?.spatialLayer ?? null,

@@ -11,6 +11,8 @@ export interface WorkerPoolOptions extends Omit<MediaWorkerOptions, 'index' | 'r
 }
 
 type WorkerPoolEvents = {
+	/** A worker (a first one or a replacement) is ready for conferences. */
+	workerStarted: [MediaWorker];
 	/** A worker died; `replacement` already serves its slot (or undefined if respawn failed). */
 	workerDied: [dead: MediaWorker, error: Error, replacement: MediaWorker | undefined];
 };
@@ -43,7 +45,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 	}
 
 	get workers(): MediaWorker[] {
-		return this.#slots.filter((w): w is MediaWorker => w !== undefined);
+		// A dying worker is closed before its slot is cleared (its routers close first).
+		return this.#slots.filter((w): w is MediaWorker => w !== undefined && !w.closed);
 	}
 
 	/** The live worker with the fewest participants. */
@@ -52,6 +55,22 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 		const best = candidates.reduce<MediaWorker | undefined>((acc, w) => (acc === undefined || w.load < acc.load ? w : acc), undefined);
 		if (!best) throw new Error('no mediasoup worker is running');
 		return best;
+	}
+
+	/** The least-loaded live worker, waiting up to `timeoutMs` for a replacement when none is running. */
+	async liveWorker(timeoutMs: number): Promise<MediaWorker> {
+		if (this.workers.length > 0) return this.leastLoaded();
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => {
+				off();
+				reject(new Error('no mediasoup worker came back'));
+			}, timeoutMs);
+			const off = this.subscribe('workerStarted', (worker) => {
+				clearTimeout(timer);
+				off();
+				resolve(worker);
+			});
+		});
 	}
 
 	close(): void {
@@ -69,6 +88,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 		this.#slots[index] = worker;
 		worker.once('died', (error) => void this.#onDied(worker, error));
 		this.#logger.info({ index, pid: worker.pid, port: this.#options.rtcBasePort + index }, 'mediasoup worker started');
+		this.emit('workerStarted', worker);
 		return worker;
 	}
 

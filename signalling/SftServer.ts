@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { PipeEndpointHook } from '../sft/MediaRelay.ts';
 import { Sft } from '../sft/Sft.ts';
 import { SftMetrics } from '../sft/SftMetrics.ts';
 import { ClientServer } from './client/ClientServer.ts';
@@ -20,6 +21,8 @@ import { startupStep } from './startupError.ts';
 export interface SftServerHooks {
 	/** Serves HTTP paths on the client port besides socket.io (e.g. a web app); others get a 404. */
 	httpHandler?: HttpHandler;
+	/** Tests: send federation media through an impairment proxy (see RelayOptions). */
+	remoteEndpointHook?: PipeEndpointHook;
 }
 
 /**
@@ -76,6 +79,7 @@ export class SftServer {
 		const token = await resolveTokenSecret(signalling);
 		warnAboutTokenSettings(logger, signalling, token);
 		const announcedAddress = media.announcedAddress ?? defaultAnnouncedAddress(media.listenIp);
+		const socketBuffers = { recvBufferBytes: media.udpRecvBufferBytes, sendBufferBytes: media.udpSendBufferBytes };
 		const sft = await startupStep(mediaKeyOf, () =>
 			Sft.create(
 				{
@@ -90,6 +94,7 @@ export class SftServer {
 					initialOutgoingBitrate: media.initialOutgoingBitrate,
 					audioLevelIntervalMs: media.audioLevelIntervalMs,
 					audioLevelThreshold: media.audioLevelThreshold,
+					socketBuffers,
 				},
 				logger.child({ component: 'sft' }),
 			),
@@ -120,7 +125,13 @@ export class SftServer {
 						domain: fed.domain,
 						announcedEndpoint: fed.announcedHost ? { host: fed.announcedHost, port: federation.port } : undefined,
 						dialDescriptorEndpoints: fed.dialDescriptorEndpoints,
-						relay: { listenIp: media.listenIp, announcedAddress, portRange: { min: media.pipeMinPort, max: media.pipeMaxPort } },
+						relay: {
+							listenIp: media.listenIp,
+							announcedAddress,
+							portRange: { min: media.pipeMinPort, max: media.pipeMaxPort },
+							socketBuffers,
+							remoteEndpointHook: hooks.remoteEndpointHook,
+						},
 						relayModeFor: (domain) => fed.partnerRelay[domain]?.relayMode ?? fed.relayMode,
 						linkMaxBitrateFor: (domain) => fed.partnerRelay[domain]?.linkMaxBitrate ?? fed.linkMaxBitrate,
 						maxAudible: media.maxAudible,

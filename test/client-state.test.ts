@@ -158,6 +158,11 @@ test('federation facts: foreign badge, anchor, links, federated flag', () => {
 	assert.equal(snapshot.links, [{ domain: 'a.test', up: true, rttMs: 2 }]);
 	state.apply('federationLinks', { links: [{ domain: 'a.test', up: false }] });
 	assert.equal(state.snapshot().links, [{ domain: 'a.test', up: false }]);
+	// Anchor failover: the survivors' new anchor is what the client invites others with.
+	const createdAt = snapshot.descriptor?.createdAt ?? '';
+	state.apply('conferenceDescriptor', { descriptor: { conferenceId: 'standup', anchorDomain: 'c.test', createdAt } });
+	assert.is(state.snapshot().anchorDomain, 'c.test');
+	assert.is(state.snapshot().descriptor?.createdAt, createdAt);
 });
 
 test('speakers, pauses, layers and pins show on the tiles', () => {

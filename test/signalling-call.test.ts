@@ -182,7 +182,7 @@ test('after a signalling drop the SDK rejoins, republishes and resubscribes; nob
 	}
 });
 
-test('a worker death ends its conferences with worker_died; a new conference then works', async () => {
+test('a worker death moves its conferences to the replacement: clients are told mediaReset, the SDK re-establishes media by itself; a new conference then works', async () => {
 	const s = ready();
 	let a: WeriftCaller | undefined;
 	let b: WeriftCaller | undefined;
@@ -194,13 +194,23 @@ test('a worker death ends its conferences with worker_died; a new conference the
 		await assertExchange(a, b, 10);
 		const worker = must(s.sft.pool.workers[0], 'no worker');
 		const oldPid = worker.pid;
-		const ended = [a, b].map((x) => x.signalling.waitFor('conferenceEnded', () => true, 10_000));
+		const before = must(s.sft.getConference('call-doomed'), 'no conference');
+		const resets = [a, b].map((x) => x.signalling.waitFor('mediaReset', () => true, 10_000));
 		process.kill(oldPid, 'SIGKILL');
-		const reasons = await Promise.all(ended);
-		assert.equal(reasons, [{ reason: 'worker_died' }, { reason: 'worker_died' }]);
-		assert.is(s.sft.getConference('call-doomed'), undefined, 'dead conference is gone');
-		// The old connections stay up but are no longer in a conference.
-		assert.is(await a.signalling.expectError('createTransport', { direction: 'send' }), 'not_joined');
+		const [resetA, resetB] = await Promise.all(resets);
+		assert.is(resetA?.reason, 'worker_died');
+		assert.equal(
+			resetB?.participants.map((p) => p.userId),
+			['alice'],
+			'bob is told who is still there',
+		);
+		assert.equal([...a.signalling.received('conferenceEnded'), ...b.signalling.received('conferenceEnded')], []);
+		const after = must(s.sft.getConference('call-doomed'), 'the conference was re-created');
+		assert.is.not(after, before);
+		assert.is.not(after.mediaWorker.pid, oldPid);
+		assert.equal(after.participants.map((p) => p.id).sort(), [resetA?.participantId, resetB?.participantId].sort(), 'same participant ids');
+		// The SDK sets up its transports, streams and consumers again by itself: media flows both ways.
+		await assertExchange(a, b, 20);
 		await hangUp(a, b);
 
 		await waitUntil(() => s.sft.pool.workers.length === 1 && s.sft.pool.workers[0]?.pid !== oldPid, 'a replacement worker', 15_000);

@@ -170,6 +170,10 @@ export class CallState {
 			case 'conferenceEnded':
 				this.#ended = (payload as SftEvents['conferenceEnded']).reason;
 				return true;
+			case 'conferenceDescriptor':
+				// The anchor died and another SFT took over: invite others with this one.
+				this.#descriptor = (payload as SftEvents['conferenceDescriptor']).descriptor;
+				return true;
 			default:
 				return false;
 		}

@@ -6,6 +6,10 @@ import type { Sft } from '../../sft/Sft.ts';
 import { ClientSession, type ClientSessionOptions } from './ClientSession.ts';
 import { createClientHttpsServer, type HttpHandler, type HttpSettings, originAllowed } from './clientHttp.ts';
 import type { TlsPair } from './clientTls.ts';
+import { flushClients } from './flushClients.ts';
+
+/** How long a closing listener waits for queued events to go out and clients to hang up. */
+const CLOSE_GRACE_MS = 2000;
 
 export interface ClientServerOptions extends ClientSessionOptions {
 	ip: string;
@@ -64,9 +68,18 @@ export class ClientServer {
 		return (this.#https.address() as AddressInfo).port;
 	}
 
-	/** Disconnects every client and stops listening. */
-	async close(): Promise<void> {
+	/**
+	 * Disconnects every client and stops listening. What was sent to clients
+	 * before (a last `conferenceEnded`) is delivered first: queued packets are
+	 * flushed, and connections get `graceMs` to close by themselves before
+	 * the rest are cut.
+	 */
+	async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+		await flushClients(this.#io, graceMs);
 		const closed = new Promise<void>((resolve) => void this.#io.close(() => resolve()));
+		let timer: NodeJS.Timeout | undefined;
+		await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+		clearTimeout(timer);
 		this.#destroyAllSockets();
 		await closed;
 	}

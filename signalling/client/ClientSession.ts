@@ -222,16 +222,34 @@ export class ClientSession {
 		setImmediate(() => {
 			if (this.#participant === participant) this.#notify('federationLinks', { links: this.#options.links?.linksOf(conference.id) ?? [] });
 		});
-		const info = (p: Participant) => participantInfo(p, hub?.domain);
 		return {
-			participantId: participant.id,
 			conferenceId: conference.id,
 			domain: hub?.domain,
 			descriptor: hub?.descriptorOf(conference),
-			rtpCapabilities: conference.rtpCapabilities,
-			participants: conference.participants.filter((x) => x !== participant).map(info),
-			producers: conference.participants.filter((x) => x !== participant).flatMap((x) => x.producers.map((pr) => producerInfo(x, pr))),
+			...roomState(conference, participant, hub?.domain),
 		};
+	}
+
+	/**
+	 * The conference's worker died and the SFT re-creates it on a live one:
+	 * this client comes back under the same participant id and is told to set
+	 * up its transports, streams and consumers again (`mediaReset`).
+	 */
+	async #rejoin(previous: Participant, restart: Promise<Conference>): Promise<void> {
+		this.#detach();
+		let conference: Conference;
+		try {
+			conference = await restart;
+		} catch {
+			this.#notify('conferenceEnded', { reason: 'worker_died' });
+			return;
+		}
+		if (this.#socket.disconnected || this.#participant || conference.closed) return;
+		const participant = conference.addParticipant(previous.userId, previous.displayName, previous.rtpCapabilities, { id: previous.id });
+		this.#participant = participant;
+		this.#subscribe(conference, participant);
+		this.#logger.info({ conference: conference.id, participant: participant.id }, 'rejoined after a worker death');
+		this.#notify('mediaReset', { reason: 'worker_died', ...roomState(conference, participant, this.#options.hub?.domain) });
 	}
 
 	async #setPaused(p: { consumerId: string } | { producerId: string }, paused: boolean) {
@@ -267,10 +285,20 @@ export class ClientSession {
 		this.#unsubscribe.push(conference.subscribe('activeSpeakers', (speakers) => notify('activeSpeakers', { speakers })));
 		this.#unsubscribe.push(
 			conference.subscribe('closed', (reason) => {
+				const restart = reason === 'worker_died' ? this.#sft.restartOf(conference.id) : undefined;
+				if (restart) {
+					void this.#rejoin(self, restart);
+					return;
+				}
 				notify('conferenceEnded', { reason });
 				this.#detach();
 			}),
 		);
+		const hub = this.#options.hub;
+		if (hub)
+			this.#unsubscribe.push(
+				hub.subscribe('descriptorChanged', (id, descriptor) => id === conference.id && notify('conferenceDescriptor', { descriptor })),
+			);
 		const links = this.#options.links;
 		if (links) this.#unsubscribe.push(links.subscribe(conference, (list) => notify('federationLinks', { links: list })));
 		this.#unsubscribe.push(
@@ -323,6 +351,17 @@ export class ClientSession {
 /** `::ffff:127.0.0.1` and `127.0.0.1` are one address. */
 function unmapped(address: string): string {
 	return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+
+/** Who and what a participant finds in its conference (join reply, mediaReset); `ownDomain` as for participantInfo. */
+function roomState(conference: Conference, self: Participant, ownDomain: string | undefined) {
+	const others = conference.participants.filter((x) => x !== self);
+	return {
+		participantId: self.id,
+		rtpCapabilities: conference.rtpCapabilities,
+		participants: others.map((p) => participantInfo(p, ownDomain)),
+		producers: others.flatMap((x) => x.producers.map((pr) => producerInfo(x, pr))),
+	};
 }
 
 /** `ownDomain`: this SFT's federation domain, the home of its local participants. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { conferenceDescriptorSchema } from '../federation/relay/linkMessages.ts';
+import { type ConferenceDescriptor, conferenceDescriptorSchema } from '../federation/relay/linkMessages.ts';
 
 /**
  * Client ↔ SFT signalling messages. Every request is a socket.io event with
@@ -157,6 +157,24 @@ export interface ServerEvents {
 	encodingsNeeded: { producerId: string; active: boolean[] };
 	activeSpeakers: { speakers: { participantId: string; producerId: string; volume: number }[] };
 	conferenceEnded: { reason: string };
+	/**
+	 * The conference moved to another media worker (its worker died): every
+	 * transport, stream and consumer of this client is gone. Create the
+	 * transports again, publish again and consume `producers`; the
+	 * participant id and the conference stay the same.
+	 */
+	mediaReset: {
+		reason: string;
+		participantId: string;
+		rtpCapabilities: unknown;
+		participants: ParticipantInfo[];
+		producers: ProducerInfo[];
+	};
+	/**
+	 * The conference is anchored at another SFT now (its anchor died and the
+	 * survivors chose a successor): pass this descriptor around from now on.
+	 */
+	conferenceDescriptor: { descriptor: ConferenceDescriptor };
 	/** The conference's links to other domains' SFTs: sent after join and on every change. */
 	federationLinks: { links: FederationLinkInfo[] };
 }

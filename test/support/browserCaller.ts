@@ -19,9 +19,9 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { loadClientTls } from '../../signalling/client/clientTls.ts';
-import type { CallInfo, CallOptions, CallStats, InboundVideo, ViewTile } from './browser/client.ts';
+import type { CallInfo, CallOptions, CallStats, InboundVideo, JoinTimings, ViewTile } from './browser/client.ts';
 
-export type { CallInfo, CallOptions, CallStats, InboundVideo, ViewTile } from './browser/client.ts';
+export type { CallInfo, CallOptions, CallStats, InboundVideo, JoinTimings, ViewTile } from './browser/client.ts';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -365,6 +365,11 @@ export class BrowserCaller {
 		} catch (error) {
 			throw new Error(`${this.name}: joining the call failed: ${(error as Error).message}; ${await this.describe()}`);
 		}
+	}
+
+	/** When the join went out and when each remote video showed its first frame. */
+	timings(): Promise<JoinTimings> {
+		return this.page.evaluate(() => window.sftCall.timings);
 	}
 
 	stats(): Promise<CallStats> {

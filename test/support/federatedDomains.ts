@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import { createCertificateAuthority, issueSftCertificate } from '../../certs/index.ts';
 import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { parseConfig, type SftConfig } from '../../signalling/config.ts';
-import { SftServer } from '../../signalling/SftServer.ts';
+import { SftServer, type SftServerHooks } from '../../signalling/SftServer.ts';
+import { NetworkPath } from './networkPaths.ts';
 
 export const TOKEN_SECRET = 'federation-test-secret-0123456789';
 
@@ -19,6 +20,21 @@ export interface DomainSpec {
 	plainPorts?: number;
 }
 
+export interface FederatedDomainsOptions {
+	/**
+	 * Put a NetworkPath between every pair of partners: federation links go
+	 * through TCP proxies and pipe media through impaired UDP wires, so tests
+	 * can add loss or black-hole a path.
+	 */
+	networkPaths?: boolean;
+	/** Extra `media` settings for every domain. */
+	media?: Record<string, unknown>;
+	/** Extra `signalling` settings for every domain (e.g. corsOrigins for a browser page). */
+	signalling?: Record<string, unknown>;
+	/** Address every listener binds to (default 127.0.0.1), e.g. the host end of a browser's veth pair. */
+	ip?: string;
+}
+
 /**
  * Several domains' SFTs in one process, each with its own CA and federation
  * certificate; every SFT trusts every CA, so the allow lists decide.
@@ -27,9 +43,15 @@ export class FederatedDomains {
 	readonly servers = new Map<string, SftServer>();
 	readonly configs = new Map<string, SftConfig>();
 	readonly #dir = mkdtempSync(join(tmpdir(), 'sft-fed-'));
+	readonly #paths = new Map<string, NetworkPath>();
+	#ip = '127.0.0.1';
+	/** Each domain's pipe port range, to tell whose a pipe endpoint is. */
+	readonly #pipeRanges = new Map<string, { min: number; max: number }>();
 
-	static async start(specs: DomainSpec[]): Promise<FederatedDomains> {
+	static async start(specs: DomainSpec[], options: FederatedDomainsOptions = {}): Promise<FederatedDomains> {
 		const domains = new FederatedDomains();
+		const ip = options.ip ?? '127.0.0.1';
+		domains.#ip = ip;
 		try {
 			const cas = new Map<string, { certificatePem: string; privateKeyPem: string }>();
 			for (const { domain } of specs) cas.set(domain, await createCertificateAuthority({ commonName: `${domain} CA`, days: 2 }));
@@ -41,6 +63,19 @@ export class FederatedDomains {
 			const firstPort = 42000 + Math.floor(Math.random() * slots) * block * specs.length;
 			const federationPorts = new Map(specs.map(({ domain }, i) => [domain, firstPort + i * block + block - 1]));
 			let basePort = firstPort;
+			const peerPorts = new Map<string, number>();
+			if (options.networkPaths) {
+				for (const { domain, allow } of specs) {
+					for (const partner of allow) {
+						const port = await domains.path(domain, partner).addDialler(domain, {
+							domain: partner,
+							host: '127.0.0.1',
+							port: federationPorts.get(partner)!,
+						});
+						peerPorts.set(`${domain}>${partner}`, port);
+					}
+				}
+			}
 			for (const { domain, allow, federation, plainPorts = 8 } of specs) {
 				const ca = cas.get(domain)!;
 				const issued = await issueSftCertificate({
@@ -54,35 +89,45 @@ export class FederatedDomains {
 				writeFileSync(certFile, issued.certificatePem);
 				writeFileSync(keyFile, issued.privateKeyPem, { mode: 0o600 });
 				const config = parseConfig({
-					signalling: { listen: { ip: '127.0.0.1', port: 0 }, tokenSecret: TOKEN_SECRET },
+					signalling: { listen: { ip: ip, port: 0 }, tokenSecret: TOKEN_SECRET, ...options.signalling },
 					media: {
 						workers: 1,
-						listenIp: '127.0.0.1',
+						listenIp: ip,
 						rtcBasePort: basePort,
 						rtcMinPort: basePort + 1,
 						rtcMaxPort: basePort + Math.min(30, plainPorts),
 						pipeMinPort: basePort + 31,
 						pipeMaxPort: basePort + 47,
+						...options.media,
 					},
 					metrics: { listen: { ip: '127.0.0.1', port: 0 }, statsIntervalMs: 500 },
 					log: { level: process.env['SFT_TEST_LOG'] ?? 'silent' },
 					federation: {
 						enabled: true,
 						domain,
-						listen: { ip: '127.0.0.1', port: federationPorts.get(domain) },
-						announcedHost: '127.0.0.1',
+						listen: { ip: ip, port: federationPorts.get(domain) },
+						announcedHost: ip,
 						certFile,
 						keyFile,
 						trustBundleFile: bundle,
 						allowList: allow,
 						// Static partner entries, as without DNS; descriptor endpoints are not dialled.
-						peers: Object.fromEntries(allow.map((partner) => [partner, { host: '127.0.0.1', port: federationPorts.get(partner) }])),
+						peers: Object.fromEntries(
+							allow.map((partner) => [partner, { host: ip, port: peerPorts.get(`${domain}>${partner}`) ?? federationPorts.get(partner) }]),
+						),
 						...federation,
 					},
 				});
+				domains.#pipeRanges.set(domain, { min: basePort + 31, max: basePort + 47 });
 				basePort += block;
 				domains.configs.set(domain, config);
-				domains.servers.set(domain, await SftServer.start(config, pino({ level: config.log.level })));
+				const hooks: SftServerHooks = options.networkPaths
+					? {
+							remoteEndpointHook: (local, remote) =>
+								domains.path(domains.#pipeOwner(local.port), domains.#pipeOwner(remote.port)).route(local, remote),
+						}
+					: {};
+				domains.servers.set(domain, await SftServer.start(config, pino({ level: config.log.level }), hooks));
 			}
 			return domains;
 		} catch (error) {
@@ -97,8 +142,25 @@ export class FederatedDomains {
 		return server;
 	}
 
+	/** The network between two domains (with `networkPaths`). */
+	path(a: string, b: string): NetworkPath {
+		const pair = [a, b].sort() as [string, string];
+		const key = pair.join('|');
+		let path = this.#paths.get(key);
+		if (!path) {
+			path = new NetworkPath(pair, this.#paths.size * 1000 + 1);
+			this.#paths.set(key, path);
+		}
+		return path;
+	}
+
+	#pipeOwner(port: number): string {
+		for (const [domain, range] of this.#pipeRanges) if (port >= range.min && port <= range.max) return domain;
+		throw new Error(`no domain owns pipe port ${port}`);
+	}
+
 	url(domain: string): string {
-		return `https://127.0.0.1:${this.server(domain).clients.port}`;
+		return `https://${this.#ip}:${this.server(domain).clients.port}`;
 	}
 
 	/** Grants plain transports: the test clients send and receive raw RTP. */
@@ -108,6 +170,7 @@ export class FederatedDomains {
 
 	async close(): Promise<void> {
 		for (const server of this.servers.values()) await server.close().catch(() => undefined);
+		for (const path of this.#paths.values()) await path.close();
 		rmSync(this.#dir, { recursive: true, force: true });
 	}
 }

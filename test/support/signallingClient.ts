@@ -122,6 +122,13 @@ export class SignallingClient {
 		});
 	}
 
+	/** Drops recorded events except those `keep` accepts (long-running clients, e.g. the soak). */
+	forgetEvents(keep: (event: ReceivedEvent) => boolean): void {
+		const kept = this.events.filter(keep);
+		this.events.length = 0;
+		this.events.push(...kept);
+	}
+
 	/** Payloads of the events named `event` received so far. */
 	received<E extends ServerEventName>(event: E): SftEvents[E][] {
 		return this.events.filter((e) => e.event === event).map((e) => e.payload as SftEvents[E]);

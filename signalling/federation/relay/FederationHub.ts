@@ -6,6 +6,7 @@ import type { Sft } from '../../../sft/Sft.ts';
 import { TypedEmitter } from '../../../sft/TypedEmitter.ts';
 import type { Federation } from '../trust/index.ts';
 import { descriptorWins } from './anchorElection.ts';
+import { AnchorMembers, FailoverRefused, memberDomains } from './anchorFailover.ts';
 import { ConferenceLink } from './ConferenceLink.ts';
 import { attachReplySchema, type ConferenceDescriptor, type LinkMessage, type LinkMessageName } from './linkMessages.ts';
 import type { PartnerLimits } from './partnerLimits.ts';
@@ -45,6 +46,8 @@ type FederationHubEvents = {
 	conferenceLink: [conferenceId: string, domain: string, state: ConferenceLinkState];
 	/** A partner's message was refused with `code` (malformed, forged or over a limit). */
 	messageRefused: [domain: string, code: string];
+	/** A conference is anchored elsewhere now (anchor failover): what clients should pass around from now on. */
+	descriptorChanged: [conferenceId: string, descriptor: ConferenceDescriptor];
 };
 
 export type ConferenceLinkState = 'up' | 'lost' | 'closed';
@@ -62,6 +65,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	readonly #descriptors = new Map<string, ConferenceDescriptor>();
 	#closed = false;
 	readonly #knownDomains = new Set<string>();
+	/** What each of our anchors said about its members, for choosing a successor if it is lost. */
+	readonly #members = new AnchorMembers();
 	/** Per anchor-side link: removes its conference 'closed' listener, so repeated attaches leave none behind. */
 	readonly #offConferenceClosed = new Map<ConferenceLink, () => void>();
 
@@ -73,6 +78,12 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		this.#logger = logger;
 		federation.on('peer', (peer) => this.#adoptSocket(peer.domain, asLinkSocket(peer.socket)));
 		federation.on('peerClosed', (peer) => this.#onChannelLost(peer.domain, asLinkSocket(peer.socket)));
+		// A federated share re-created after its worker died attaches to the same anchor again.
+		sft.on('conferenceRestarted', (fresh) => {
+			if (fresh.role !== 'federated' || !this.#descriptors.has(fresh.id)) return;
+			this.#followConference(fresh);
+			void this.#reattach(fresh);
+		});
 	}
 
 	get domain(): string {
@@ -145,8 +156,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	}
 
 	/** Opens this SFT's share of `conference` at the anchor named by `descriptor`. */
-	async #attach(conference: Conference, descriptor: ConferenceDescriptor): Promise<void> {
-		this.#descriptors.set(conference.id, descriptor);
+	async #attach(conference: Conference, descriptor: ConferenceDescriptor, failoverFrom?: string): Promise<void> {
 		const channel = await this.#channelTo(descriptor);
 		let mode = this.#options.relayModeFor(descriptor.anchorDomain);
 		let link: ConferenceLink | undefined;
@@ -158,7 +168,12 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 					new ConferenceLink(conference, relay, channel, this.#logger, this.#linkOptions(descriptor.anchorDomain)),
 				);
 				const reply = attachReplySchema.parse(
-					await channel.send('conf:attach', { conferenceId: conference.id, endpoint: relay.localEndpoint, relayMode: mode }),
+					await channel.send('conf:attach', {
+						conferenceId: conference.id,
+						endpoint: relay.localEndpoint,
+						relayMode: mode,
+						...(failoverFrom ? { failoverFrom } : {}),
+					}),
 				);
 				if (reply.relayMode === mode && reply.endpoint) {
 					await relay.connect(reply.endpoint);
@@ -174,6 +189,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 			throw error;
 		}
 		if (!link) throw new RelayError('federation_unavailable', `${descriptor.anchorDomain} did not agree on a relay mode`);
+		this.#descriptors.set(conference.id, descriptor);
 		link.start();
 		this.emit('conferenceLink', conference.id, link.peerDomain, 'up');
 		this.#logger.info({ conference: conference.id, anchor: descriptor.anchorDomain }, 'attached to anchor');
@@ -182,6 +198,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	/** A federated share detaches when its last local participant leaves (the anchor keeps the conference). */
 	#followConference(conference: Conference): void {
 		conference.once('closed', () => {
+			const restarting = this.#sft.restartOf(conference.id) !== undefined;
 			for (const link of this.linksOf(conference.id)) {
 				if (conference.role === 'federated')
 					void this.#channels
@@ -190,7 +207,9 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 						.catch(() => undefined);
 				this.#unregister(link);
 			}
+			if (restarting) return;
 			this.#descriptors.delete(conference.id);
+			this.#members.forget(conference.id);
 		});
 	}
 
@@ -208,10 +227,15 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		await this.#attach(conference, descriptor);
 	}
 
-	/** After a lost link: attach again with backoff while local participants remain. */
+	/**
+	 * After a lost link: attach again with backoff while local participants
+	 * remain. If the anchor is gone (it answers that it has no such
+	 * conference, or its successor agrees it is unreachable), the survivors
+	 * move to the successor, or this SFT becomes the anchor.
+	 */
 	async #reattach(conference: Conference): Promise<void> {
 		let delayMs = 250;
-		while (!conference.closed && !this.#closed && this.linksOf(conference.id).length === 0) {
+		while (!conference.closed && !this.#closed && conference.role === 'federated' && this.linksOf(conference.id).length === 0) {
 			const descriptor = this.#descriptors.get(conference.id);
 			if (!descriptor) return;
 			try {
@@ -220,14 +244,64 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 				this.emit('reattached', descriptor.anchorDomain);
 				return;
 			} catch (error) {
-				if ((error as { code?: string }).code === 'conference_not_found') {
+				const anchorGone = (error as { code?: string }).code === 'conference_not_found';
+				if (await this.#failOver(conference, descriptor, anchorGone)) return;
+				if (anchorGone && this.#members.successor(conference.id, descriptor.anchorDomain) === undefined) {
 					conference.close('anchor_ended');
 					return;
 				}
 				await new Promise((resolve) => setTimeout(resolve, delayMs));
-				delayMs = Math.min(delayMs * 2, 4000);
+				delayMs = Math.min(delayMs * 2, REATTACH_MAX_DELAY_MS);
 			}
 		}
+	}
+
+	/**
+	 * Anchor failover, tried after each failed attempt to reach a lost
+	 * anchor. The successor (lowest surviving member) takes over when the
+	 * anchor answered that it lost the conference or when another survivor
+	 * asks it to; any other survivor asks the successor. True when the
+	 * conference has a live anchor again.
+	 */
+	async #failOver(conference: Conference, lost: ConferenceDescriptor, anchorGone: boolean): Promise<boolean> {
+		const successor = this.#members.successor(conference.id, lost.anchorDomain);
+		if (!successor) return false;
+		if (successor === this.domain) {
+			if (anchorGone) this.#takeOver(conference, lost);
+			return anchorGone;
+		}
+		const next: ConferenceDescriptor = { conferenceId: conference.id, anchorDomain: successor, createdAt: lost.createdAt };
+		try {
+			await this.#attach(conference, next, lost.anchorDomain);
+		} catch {
+			return false;
+		}
+		this.#members.forget(conference.id);
+		this.#logger.warn({ conference: conference.id, lost: lost.anchorDomain, anchor: successor }, 'anchor lost; attached to its successor');
+		this.emit('descriptorChanged', conference.id, this.descriptorOf(conference) ?? next);
+		return true;
+	}
+
+	/** This SFT becomes the anchor of a conference whose anchor is lost; it keeps the conference's start. */
+	#takeOver(conference: Conference, lost: ConferenceDescriptor): void {
+		conference.becomeAnchor(new Date(lost.createdAt));
+		this.#descriptors.delete(conference.id);
+		this.#members.forget(conference.id);
+		this.#logger.warn({ conference: conference.id, lost: lost.anchorDomain }, 'anchor lost; this SFT anchors the conference now');
+		this.emit('descriptorChanged', conference.id, this.descriptorFor(conference));
+	}
+
+	/** Anchor side: tells every attached partner of a conference who the members are now. */
+	#announceMembers(conferenceId: string): void {
+		const conference = this.#sft.getConference(conferenceId);
+		if (conference?.role !== 'anchor' || conference.closed) return;
+		const links = this.linksOf(conferenceId);
+		const domains = memberDomains(links).get(conferenceId) ?? [];
+		for (const link of links)
+			void this.#channels
+				.get(link.peerDomain)
+				?.send('conf:members', { conferenceId, domains })
+				.catch(() => undefined);
 	}
 
 	async #channelTo(descriptor: ConferenceDescriptor): Promise<SocketPeerChannel> {
@@ -272,6 +346,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		for (const link of links) {
 			link.close();
 			this.emit('conferenceLink', link.conference.id, domain, 'lost');
+			this.#announceMembers(link.conference.id);
 			if (link.conference.role === 'federated' && !link.conference.closed) void this.#reattach(link.conference);
 		}
 		this.#logger.warn({ peer: domain }, 'federation link lost');
@@ -292,6 +367,12 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 					link.conference.close('anchor_ended');
 				}
 				return {};
+			case 'conf:members': {
+				const { domains } = message as LinkMessage<'conf:members'>;
+				const conference = this.#sft.getConference(message.conferenceId);
+				if (conference?.role === 'federated') this.#members.learn(message.conferenceId, channel.domain, domains);
+				return {};
+			}
 			case 'conf:rehome':
 				if (link && link.conference.role === 'federated') {
 					this.#unregister(link);
@@ -309,7 +390,9 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 
 	/** Anchor side: a partner SFT brings its users into one of our conferences. */
 	async #acceptAttach(channel: SocketPeerChannel, message: LinkMessage<'conf:attach'>): Promise<unknown> {
-		const conference = this.#sft.getConference(message.conferenceId);
+		// A conference being re-created after a worker death is waited for.
+		const conference = await this.#sft.findConference(message.conferenceId);
+		if (message.failoverFrom && conference?.role === 'federated') this.#acceptFailover(conference, message.failoverFrom);
 		if (conference?.role !== 'anchor') throw new RelayError('conference_not_found', 'no such conference here');
 		// `demand` wins when either side asks for it; a mismatch is answered with the mode to use.
 		const mode: RelayMode = message.relayMode === 'demand' || this.#options.relayModeFor(channel.domain) === 'demand' ? 'demand' : 'full';
@@ -324,15 +407,33 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		if (previous) this.#unregister(previous);
 		const link = this.#register(new ConferenceLink(conference, relay, channel, this.#logger, this.#linkOptions(channel.domain)));
 		const off = conference.subscribe('closed', (reason) => {
-			if (!link.closed) void channel.send('conf:ended', { conferenceId: conference.id, reason }).catch(() => undefined);
+			// Re-created on another worker: the partner attaches again (same anchor), rather than ending.
+			const restarting = this.#sft.restartOf(conference.id) !== undefined;
+			if (!link.closed)
+				void (
+					restarting
+						? channel.send('conf:rehome', { conferenceId: conference.id, descriptor: this.descriptorFor(conference) })
+						: channel.send('conf:ended', { conferenceId: conference.id, reason })
+				).catch(() => undefined);
 			this.#unregister(link);
 		});
 		this.#offConferenceClosed.set(link, off);
+		this.#announceMembers(conference.id);
 		// Offer our side once the partner has our endpoint (it connects on this reply).
 		setImmediate(() => link.start());
 		this.emit('conferenceLink', conference.id, channel.domain, 'up');
 		this.#logger.info({ conference: conference.id, peer: channel.domain }, 'federated SFT attached');
 		return { relayMode: mode, endpoint: relay.localEndpoint };
+	}
+
+	/** A survivor asks us, the successor, to take over from a lost anchor: only if we lost it too. */
+	#acceptFailover(conference: Conference, lostAnchor: string): void {
+		const descriptor = this.#descriptors.get(conference.id);
+		const stillLinked = this.linksOf(conference.id).some((l) => l.peerDomain === lostAnchor);
+		if (descriptor?.anchorDomain !== lostAnchor || stillLinked || this.#channels.get(lostAnchor)?.socket.connected)
+			throw new FailoverRefused(`${lostAnchor} still anchors this conference here`);
+		if (this.#members.successor(conference.id, lostAnchor) !== this.domain) throw new FailoverRefused('another member is the successor');
+		this.#takeOver(conference, descriptor);
 	}
 
 	#linkOptions(domain: string) {
@@ -355,8 +456,12 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		if (byConference?.get(link.conference.id) !== link) return;
 		byConference.delete(link.conference.id);
 		if (announce) this.emit('conferenceLink', link.conference.id, link.peerDomain, 'closed');
+		this.#announceMembers(link.conference.id);
 	}
 }
+
+/** Longest wait between two attempts to reach a lost anchor: a returning path is used within about this. */
+const REATTACH_MAX_DELAY_MS = 1000;
 
 function toJoinError(error: unknown, descriptor: ConferenceDescriptor): RelayError {
 	if ((error as { code?: string }).code === 'conference_not_found') {

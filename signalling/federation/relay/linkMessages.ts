@@ -48,7 +48,15 @@ export const linkMessageSchemas = {
 	 * this mode. The anchor replies `{ relayMode, endpoint }`, or only
 	 * `{ relayMode }` when the link must use the other mode (attach again with it).
 	 */
-	'conf:attach': z.object({ conferenceId: id, endpoint: pipeEndpointSchema, relayMode: relayModeSchema.default('full') }),
+	'conf:attach': z.object({
+		conferenceId: id,
+		endpoint: pipeEndpointSchema,
+		relayMode: relayModeSchema.default('full'),
+		/** A survivor asks us to take over from this lost anchor (we are its successor). */
+		failoverFrom: z.string().min(1).max(253).optional(),
+	}),
+	/** Anchor → federated SFTs: the partner domains attached now, so survivors can agree on a successor. */
+	'conf:members': z.object({ conferenceId: id, domains: z.array(z.string().min(1).max(253)).max(256) }),
 	'conf:detach': z.object({ conferenceId: id }),
 	'conf:participantJoined': z.object({ conferenceId: id, participant }),
 	'conf:participantLeft': z.object({ conferenceId: id, participantId: id }),

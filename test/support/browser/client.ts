@@ -8,6 +8,7 @@ import { browserDevice } from '../../../client/browser.ts';
 import type { Call } from '../../../client/Call.ts';
 import type { SendCodec } from '../../../client/media.ts';
 import { SftClient } from '../../../client/SftClient.ts';
+import type { ConferenceDescriptor } from '../../../signalling/federation/relay/linkMessages.ts';
 
 export interface CallOptions {
 	/** e.g. https://10.213.7.1:PORT */
@@ -24,6 +25,16 @@ export interface CallOptions {
 	screen?: boolean;
 	/** false: receive only (no getUserMedia, no producers). */
 	publish?: boolean;
+	/** Another domain's conference descriptor: a federated join through this SFT. */
+	descriptor?: ConferenceDescriptor;
+}
+
+/** When the join request went out, when it was answered, and per remote producer when its track was added and showed its first frame (Date.now() ms). */
+export interface JoinTimings {
+	joinSentAt: number;
+	joinedAt: number;
+	trackAddedAt: Record<string, number>;
+	firstVideoFrameAt: Record<string, number>;
 }
 
 /** Inbound video of one consumed producer, from its receiver's getStats(). */
@@ -52,6 +63,8 @@ export interface CallInfo {
 	handlerName: string;
 	/** Codecs this browser can send (mimeTypes of the device's send capabilities). */
 	sendCodecs: string[];
+	/** The descriptor to hand to callers of other domains. */
+	descriptor?: ConferenceDescriptor | undefined;
 }
 
 export interface KindCounters {
@@ -87,6 +100,7 @@ export interface SftCallApi {
 	setReceiveBitrate(maxBitrate: number): Promise<void>;
 	/** Server events received, in order (name and payload). */
 	events: { event: string; payload: unknown; at: number }[];
+	timings: JoinTimings;
 	/** Everything that went wrong in the page (request failures, transport failures, uncaught errors). */
 	errors: string[];
 	close(): void;
@@ -102,6 +116,7 @@ const errors: string[] = [];
 const events: SftCallApi['events'] = [];
 const appliedHints: SftCallApi['appliedHints'] = [];
 const media: HTMLMediaElement[] = [];
+const timings: JoinTimings = { joinSentAt: 0, joinedAt: 0, trackAddedAt: {}, firstVideoFrameAt: {} };
 const streams: MediaStream[] = [];
 let client: SftClient | undefined;
 let current: Call | undefined;
@@ -134,15 +149,25 @@ async function start(options: CallOptions): Promise<CallInfo> {
 	const { device } = sft;
 	if (!device.canProduce('audio') || !device.canProduce('video'))
 		throw new Error('this browser cannot produce audio and video for the SFT');
-	const call = await sft.join(options.conferenceId, { displayName: options.displayName });
+	timings.joinSentAt = Date.now();
+	const call = await sft.join(options.conferenceId, {
+		displayName: options.displayName,
+		...(options.descriptor ? { descriptor: options.descriptor } : {}),
+	});
+	timings.joinedAt = Date.now();
 	current = call;
 	call.on('error', (error) => fail('call', error));
 	// Give every remote track a sink, as a real client would.
-	call.on('trackAdded', ({ kind, track }) => {
+	call.on('trackAdded', ({ kind, track, producerId }) => {
+		timings.trackAddedAt[producerId] = Date.now();
 		const element = document.createElement(kind === 'video' ? 'video' : 'audio');
 		element.muted = true;
 		element.autoplay = true;
 		element.srcObject = new MediaStream([track]);
+		if (element instanceof HTMLVideoElement)
+			element.requestVideoFrameCallback(() => {
+				timings.firstVideoFrameAt[producerId] ??= Date.now();
+			});
 		document.body.appendChild(element);
 		media.push(element);
 		void element.play().catch(() => undefined);
@@ -153,7 +178,13 @@ async function start(options: CallOptions): Promise<CallInfo> {
 	const sendCodecs = codecs.map((c) => c.mimeType);
 	const handlerName = device.handlerName;
 	if (options.publish === false)
-		return { participantId: call.participantId, producerIds: { audio: '', video: '' }, handlerName, sendCodecs };
+		return {
+			participantId: call.participantId,
+			producerIds: { audio: '', video: '' },
+			handlerName,
+			sendCodecs,
+			descriptor: call.descriptor,
+		};
 	const video = options.video ?? { width: 320, height: 240, frameRate: 15 };
 	const size = video.exact
 		? { width: { exact: video.width }, height: { exact: video.height } }
@@ -182,6 +213,7 @@ async function start(options: CallOptions): Promise<CallInfo> {
 		producerIds: { audio, video: camera, ...(screen ? { screen } : {}) },
 		handlerName,
 		sendCodecs,
+		descriptor: call.descriptor,
 	};
 }
 
@@ -273,6 +305,7 @@ window.sftCall = {
 	setView: (tiles) => joined().setView(tiles),
 	setReceiveBitrate: (maxBitrate) => joined().setReceiveBitrate(maxBitrate),
 	events,
+	timings,
 	errors,
 	close,
 };

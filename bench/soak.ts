@@ -1,0 +1,56 @@
+// A federated call under constant churn: `npm run soak -- --minutes 30`.
+import { Command, InvalidArgumentError } from 'commander';
+import { describe, runSoak, type SoakSnapshot } from './soakRun.ts';
+
+const minutes = (value: string): number => {
+	const n = Number(value);
+	if (!Number.isFinite(n) || n < 1 || n > 24 * 60) throw new InvalidArgumentError('expected minutes between 1 and 1440');
+	return n;
+};
+
+const options = new Command()
+	.name('soak')
+	.description(
+		'3 domains, joins and leaves every few seconds, view changes, a link flap a minute, one worker kill; compares what is alive before and after',
+	)
+	.option('-m, --minutes <n>', 'how long the churn runs', minutes, 30)
+	.option('--seed <n>', 'seed of the random churn', Number, 42)
+	.option('--json', 'print the result as JSON')
+	.parse()
+	.opts<{ minutes: number; seed: number; json?: boolean }>();
+
+const result = await runSoak({ minutes: options.minutes, seed: options.seed, onProgress: (line) => console.error(line) });
+if (options.json) console.log(JSON.stringify(result, null, 2));
+else {
+	type NumericKey = { [K in keyof SoakSnapshot]: SoakSnapshot[K] extends number ? K : never }[keyof SoakSnapshot];
+	const rows: [string, NumericKey, 'mb' | 'n'][] = [
+		['mediasoup routers', 'routers', 'n'],
+		['mediasoup transports', 'transports', 'n'],
+		['mediasoup producers', 'producers', 'n'],
+		['mediasoup consumers', 'consumers', 'n'],
+		['participants (all SFTs)', 'participants', 'n'],
+		['Node RSS (3 SFTs + clients)', 'nodeRssBytes', 'mb'],
+		['Node heap used', 'nodeHeapUsedBytes', 'mb'],
+		['worker RSS (3 workers)', 'workerRssBytes', 'mb'],
+		['Node file descriptors', 'nodeFds', 'n'],
+		['worker file descriptors', 'workerFds', 'n'],
+	];
+	console.log(
+		`\n${result.seconds.toFixed(0)} s: ${result.joins} joins, ${result.leaves} leaves, ${result.viewChanges} view changes, ${result.linkFlaps} link flaps, ${result.workerKills} worker kill, ${result.errors} failed requests (${JSON.stringify(result.errorCodes)}); ${result.steadyHearingAll} of ${result.steadyCallers} steady callers hear all the others at the end\n`,
+	);
+	console.log('| | baseline | end | change |');
+	console.log('| --- | --- | --- | --- |');
+	for (const [label, key, unit] of rows) {
+		const before = result.baseline[key];
+		const after = result.end[key];
+		const show = (n: number) => (unit === 'mb' ? `${(n / 1e6).toFixed(1)} MB` : String(n));
+		const change = before === 0 ? '' : `${(((after - before) / before) * 100).toFixed(1)} %`;
+		console.log(`| ${label} | ${show(before)} | ${show(after)} | ${change} |`);
+	}
+	for (const domain of Object.keys(result.end.workerRssByDomain))
+		console.log(
+			`| worker RSS ${domain} | ${result.baseline.workerRssByDomain[domain]} MB | ${result.end.workerRssByDomain[domain]} MB | |`,
+		);
+	console.error(`\nbaseline: ${describe(result.baseline)}\nend:      ${describe(result.end)}`);
+}
+process.exit(0);

@@ -1,0 +1,344 @@
+import { readdirSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { SftServer } from '../signalling/SftServer.ts';
+import { FederatedDomains } from '../test/support/federatedDomains.ts';
+import { PlainSignallingPeer } from '../test/support/plainSignallingPeer.ts';
+import { seededRandom } from './net/impairment.ts';
+
+export interface SoakOptions {
+	minutes: number;
+	/** A progress line every this often. */
+	progressEveryMs?: number;
+	onProgress?: (line: string) => void;
+	seed?: number;
+}
+
+/** What is alive at one moment, summed over the three SFTs (and, for Node, this whole process). */
+export interface SoakSnapshot {
+	nodeRssBytes: number;
+	nodeHeapUsedBytes: number;
+	workerRssBytes: number;
+	/** Per domain, MB (a replaced worker starts small again). */
+	workerRssByDomain: Record<string, number>;
+	nodeFds: number;
+	workerFds: number;
+	routers: number;
+	transports: number;
+	producers: number;
+	consumers: number;
+	participants: number;
+}
+
+export interface SoakResult {
+	baseline: SoakSnapshot;
+	end: SoakSnapshot;
+	joins: number;
+	leaves: number;
+	viewChanges: number;
+	linkFlaps: number;
+	workerKills: number;
+	/** Requests that failed (e.g. a view naming a stream that just closed); churn goes on. */
+	errors: number;
+	/** The failed requests by error code. */
+	errorCodes: Record<string, number>;
+	/** Steady callers that hear every other steady caller at the end. */
+	steadyHearingAll: number;
+	steadyCallers: number;
+	seconds: number;
+}
+
+const DOMAINS = ['a.soak', 'b.soak', 'c.soak'] as const;
+const CONFERENCE = 'soak';
+const STEADY_PER_DOMAIN = 2;
+const MAX_CHURNERS = 6;
+const CHURN_EVERY_MS = 2000;
+const VIEW_EVERY_MS = 3000;
+const FLAP_EVERY_MS = 60_000;
+const FLAP_DOWN_MS = 8000;
+
+interface Caller {
+	peer: PlainSignallingPeer;
+	domain: string;
+	participantId: string;
+}
+
+/**
+ * A federated call across three domains with constant churn: callers join
+ * and leave every few seconds, views change, one federation path flaps a
+ * minute (8 s black hole), and the anchor's worker is killed once halfway.
+ * The baseline is taken after a warm-up with the steady callers only; the
+ * end state after the churn stops with the same callers. Both list what is
+ * alive, so a leak shows as a difference.
+ */
+export async function runSoak(options: SoakOptions): Promise<SoakResult> {
+	const gc = exposeGc();
+	const random = seededRandom(options.seed ?? 42);
+	const log = options.onProgress ?? (() => undefined);
+	const domains = await FederatedDomains.start(
+		// 30 plain ports per SFT: up to 10 callers with a send and a receive transport each.
+		DOMAINS.map((domain) => ({ domain, allow: DOMAINS.filter((d) => d !== domain), plainPorts: 30 })),
+		{ networkPaths: true },
+	);
+	const steady: Caller[] = [];
+	const churners: Caller[] = [];
+	const counts = { joins: 0, leaves: 0, viewChanges: 0, linkFlaps: 0, workerKills: 0, errors: 0 };
+	const errorCodes: Record<string, number> = {};
+	const failed = (error: unknown) => {
+		counts.errors++;
+		const code = (error as { code?: string }).code ?? 'other';
+		errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+		if (process.env['SOAK_DEBUG']) log(`request failed: ${(error as Error).message}`);
+	};
+	let descriptor: unknown;
+	let nextSsrc = 10_000;
+	const join = async (domain: string, user: string, video: boolean): Promise<Caller> => {
+		const peer = await PlainSignallingPeer.connect(domains.url(domain));
+		try {
+			const right = descriptor === undefined ? 'start' : 'join';
+			const joined = await peer.join({
+				token: domains.token(user, CONFERENCE, right),
+				conferenceId: CONFERENCE,
+				...(domain === 'a.soak' ? {} : { descriptor }),
+			});
+			descriptor ??= joined['descriptor'];
+			peer.consumeAnnounced();
+			await peer.sendAudio(nextSsrc++, 20 + Math.floor(random() * 40));
+			if (video) await peer.sendVideo(nextSsrc++);
+			return { peer, domain, participantId: joined['participantId'] as string };
+		} catch (error) {
+			peer.close();
+			throw error;
+		}
+	};
+	const started = Date.now();
+	const durationMs = options.minutes * 60_000;
+	const timers: NodeJS.Timeout[] = [];
+	let churning = false;
+	try {
+		for (const domain of DOMAINS)
+			for (let i = 0; i < STEADY_PER_DOMAIN; i++) steady.push(await join(domain, `${domain}-steady${i}`, i === 0));
+
+		const churn = async () => {
+			if (!churning) return;
+			if (churners.length < MAX_CHURNERS && (churners.length === 0 || random() < 0.55)) {
+				const domain = DOMAINS[Math.floor(random() * DOMAINS.length)] as string;
+				try {
+					churners.push(await join(domain, `churner${counts.joins}`, random() < 0.3));
+					counts.joins++;
+				} catch (error) {
+					failed(error);
+				}
+			} else {
+				const [gone] = churners.splice(Math.floor(random() * churners.length), 1);
+				gone?.peer.close();
+				if (gone) counts.leaves++;
+			}
+		};
+		// The test clients record every event; keep only what the churn reads, so their memory is not counted as the SFTs'.
+		timers.push(
+			setInterval(() => {
+				for (const { peer } of [...steady, ...churners]) peer.signalling.forgetEvents((e) => e.event === 'producerAdded');
+			}, 10_000),
+		);
+		const changeView = async () => {
+			if (!churning) return;
+			const everyone = [...steady, ...churners];
+			const caller = everyone[Math.floor(random() * everyone.length)];
+			if (!caller) return;
+			const videos = caller.peer.signalling
+				.received('producerAdded')
+				.filter((p) => p.kind === 'video')
+				.map((p) => p.producerId);
+			const view = videos.filter(() => random() < 0.5).slice(0, 9);
+			try {
+				await caller.peer.signalling.request('setView', { producerIds: view });
+				counts.viewChanges++;
+			} catch (error) {
+				// A producer in the view may have closed meanwhile: the SFT says so, nothing else.
+				failed(error);
+			}
+		};
+		let flapTarget = 0;
+		const flap = async () => {
+			if (!churning) return;
+			const partner = flapTarget++ % 2 === 0 ? 'b.soak' : 'c.soak';
+			const path = domains.path('a.soak', partner);
+			await path.setDown(true);
+			counts.linkFlaps++;
+			log(`${elapsed(started)} link a.soak <-> ${partner} down for ${FLAP_DOWN_MS / 1000} s`);
+			await sleep(FLAP_DOWN_MS);
+			await path.setDown(false);
+		};
+		const repeat = (everyMs: number, work: () => Promise<void>) => {
+			let busy = false;
+			timers.push(
+				setInterval(() => {
+					if (busy) return;
+					busy = true;
+					void work().finally(() => (busy = false));
+				}, everyMs),
+			);
+		};
+
+		// Warm-up: the call with churn for a while (JIT, pools), then the baseline with the steady callers only.
+		const warmupMs = Math.min(60_000, durationMs / 4);
+		churning = true;
+		repeat(CHURN_EVERY_MS, churn);
+		repeat(VIEW_EVERY_MS, changeView);
+		await sleep(warmupMs);
+		churning = false;
+		await settle(churners, counts);
+		const baseline = await snapshot(domains, gc);
+		log(`${elapsed(started)} baseline ${describe(baseline)}`);
+
+		churning = true;
+		const flapFirst = setTimeout(
+			() => {
+				void flap();
+				repeat(FLAP_EVERY_MS, flap);
+			},
+			Math.min(30_000, durationMs / 8),
+		);
+		const kill = setTimeout(
+			() => {
+				const worker = domains.server('a.soak').sft.pool.workers[0];
+				if (!worker) return;
+				process.kill(worker.pid, 'SIGKILL');
+				counts.workerKills++;
+				log(`${elapsed(started)} killed a.soak's worker (pid ${worker.pid})`);
+			},
+			Math.max(0, durationMs / 2 - (Date.now() - started)),
+		);
+		timers.push(
+			setInterval(() => {
+				const { rss } = process.memoryUsage();
+				log(
+					`${elapsed(started)} callers ${steady.length + churners.length}, joins ${counts.joins}, leaves ${counts.leaves}, views ${counts.viewChanges}, flaps ${counts.linkFlaps}, worker kills ${counts.workerKills}, errors ${counts.errors}, node rss ${mb(rss)}`,
+				);
+			}, options.progressEveryMs ?? 10_000),
+		);
+		await sleep(Math.max(0, durationMs - (Date.now() - started)));
+		churning = false;
+		clearTimeout(flapFirst);
+		clearTimeout(kill);
+		for (const timer of timers) clearInterval(timer);
+		for (const path of ['b.soak', 'c.soak']) await domains.path('a.soak', path).setDown(false);
+		await settle(churners, counts);
+		// Everyone hears every other steady caller again (links and media recovered).
+		const heard = steady.map((c) => steady.map((s) => c.peer.receivedFromParticipant(s.participantId)));
+		await sleep(3000);
+		const deaf = steady.flatMap((c, i) =>
+			steady
+				.filter((s, j) => s !== c && c.peer.receivedFromParticipant(s.participantId) <= (heard[i]?.[j] ?? 0) + 20)
+				.map((s) => `${c.domain} caller ${i} does not hear ${s.domain}'s ${steady.indexOf(s)}`),
+		);
+		for (const line of deaf) log(`${elapsed(started)} ${line}`);
+		if (deaf.length > 0 && process.env['SOAK_DEBUG']) {
+			for (const c of steady) {
+				const conference = domains.server(c.domain).sft.getConference(CONFERENCE);
+				const me = conference?.getParticipant(c.participantId);
+				log(
+					`${c.domain} ${c.participantId.slice(0, 6)}: ${me?.consumers.map((k) => `${k.producerId.slice(0, 6)}:${k.kind}:${k.paused ? 'P' : ''}${k.producerPaused ? 'PP' : ''}`).join(' ')} | ranking ${conference?.audioRanking.map((x) => x.slice(0, 6)).join(',')}`,
+				);
+				log(
+					`   producers ${conference?.participants.map((p) => `${p.userId}:${p.producers.map((x) => x.id.slice(0, 6)).join('/')}`).join(' ')}`,
+				);
+			}
+		}
+		const steadyHearingAll = steady.filter((c, i) =>
+			steady.every((s, j) => s === c || c.peer.receivedFromParticipant(s.participantId) > (heard[i]?.[j] ?? 0) + 20),
+		).length;
+		const end = await snapshot(domains, gc);
+		log(`${elapsed(started)} end ${describe(end)}`);
+		return { baseline, end, ...counts, errorCodes, steadyHearingAll, steadyCallers: steady.length, seconds: (Date.now() - started) / 1000 };
+	} finally {
+		churning = false;
+		for (const timer of timers) clearInterval(timer);
+		for (const caller of [...steady, ...churners]) caller.peer.close();
+		await domains.close();
+	}
+}
+
+/** Lets the churners go, then waits until the SFTs have let go of them and of any link outage. */
+async function settle(churners: Caller[], counts: { leaves: number }): Promise<void> {
+	for (const caller of churners.splice(0)) {
+		caller.peer.close();
+		counts.leaves++;
+	}
+	await sleep(12_000);
+}
+
+async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined): Promise<SoakSnapshot> {
+	gc?.();
+	// Pipe wires of the test network whose pipes are gone would count as our descriptors.
+	for (const [i, a] of DOMAINS.entries()) for (const b of DOMAINS.slice(i + 1)) await domains.path(a, b).closeIdleWires(5000);
+	const servers = DOMAINS.map((d) => domains.server(d));
+	const workers = servers.flatMap((s) => s.sft.pool.workers);
+	const usage = await Promise.all(workers.map((w) => w.resourceUsage()));
+	const workerRssByDomain: Record<string, number> = {};
+	for (const [i, domain] of DOMAINS.entries()) {
+		const own = await Promise.all((servers[i]?.sft.pool.workers ?? []).map((w) => w.resourceUsage()));
+		workerRssByDomain[domain] = Math.round(own.reduce((n, u) => n + u.rssBytes, 0) / 1e5) / 10;
+	}
+	let routers = 0;
+	let transports = 0;
+	let producers = 0;
+	let consumers = 0;
+	for (const worker of workers) {
+		const dump = await worker.worker.dump();
+		routers += dump.routerIds.length;
+	}
+	for (const conference of servers.flatMap((s: SftServer) => s.sft.conferences)) {
+		const dump = await conference.router.dump();
+		transports += dump.transportIds.length;
+		producers += dump.mapProducerIdConsumerIds.length;
+		consumers += dump.mapConsumerIdProducerId.length;
+	}
+	const memory = process.memoryUsage();
+	return {
+		nodeRssBytes: memory.rss,
+		nodeHeapUsedBytes: memory.heapUsed,
+		workerRssBytes: usage.reduce((n, u) => n + u.rssBytes, 0),
+		workerRssByDomain,
+		nodeFds: readdirSync('/proc/self/fd').length,
+		workerFds: workers.reduce((n, w) => n + fdCount(w.pid), 0),
+		routers,
+		transports,
+		producers,
+		consumers,
+		participants: servers.reduce((n, s) => n + s.sft.conferences.reduce((m, c) => m + c.participants.length, 0), 0),
+	};
+}
+
+function fdCount(pid: number): number {
+	try {
+		return readdirSync(`/proc/${pid}/fd`).length;
+	} catch {
+		return 0;
+	}
+}
+
+/** A full GC before measuring memory, so the figures compare live objects rather than garbage. */
+function exposeGc(): (() => void) | undefined {
+	setFlagsFromString('--expose-gc');
+	const gc: unknown = runInNewContext('gc');
+	return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
+}
+
+export function describe(s: SoakSnapshot): string {
+	return `routers ${s.routers}, transports ${s.transports}, producers ${s.producers}, consumers ${s.consumers}, participants ${s.participants}, node rss ${mb(s.nodeRssBytes)} (heap ${mb(s.nodeHeapUsedBytes)}), worker rss ${mb(s.workerRssBytes)} ${JSON.stringify(s.workerRssByDomain)}, fds ${s.nodeFds} + ${s.workerFds}`;
+}
+
+function mb(bytes: number): string {
+	return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function elapsed(started: number): string {
+	const s = Math.floor((Date.now() - started) / 1000);
+	return `[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}]`;
+}
+
+function sleep(ms: number): Promise<void> {
+	return new Promise((resolve) => setTimeout(resolve, ms));
+}
