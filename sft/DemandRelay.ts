@@ -1,7 +1,6 @@
 import type { types as ms } from 'mediasoup';
 import { type Demand, type LayerDemand, sameLayers } from './demand.ts';
 import type { MediaRelay, MediaRelayEvents, PipeEndpoint, RelayedProducer, RelayOptions } from './MediaRelay.ts';
-import { KEY_FRAME_REQUEST_DELAY_MS } from './Participant.ts';
 import { layersOf } from './producerMeta.ts';
 import { relayListenInfo, relayTarget } from './relaySocket.ts';
 import type { TileRank } from './simulcast.ts';
@@ -180,7 +179,8 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 			kind: relayed.kind,
 			rtpParameters: relayed.rtpParameters,
 			paused: relayed.paused,
-			keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS,
+			// The far side's sender is throttled already; a second throttle here would add its wait to that one.
+			keyFrameRequestDelay: 0,
 			appData: relayed.appData,
 		});
 		this.#received.set(producer.id, producer);
