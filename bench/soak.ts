@@ -25,6 +25,7 @@ else {
 	type NumericKey = { [K in keyof SoakSnapshot]: SoakSnapshot[K] extends number ? K : never }[keyof SoakSnapshot];
 	const rows: [string, NumericKey, 'mb' | 'n'][] = [
 		['mediasoup routers', 'routers', 'n'],
+		['worker objects (own count)', 'workerObjects', 'n'],
 		['mediasoup transports', 'transports', 'n'],
 		['mediasoup producers', 'producers', 'n'],
 		['mediasoup consumers', 'consumers', 'n'],

@@ -24,6 +24,8 @@ export interface SoakSnapshot {
 	nodeFds: number;
 	workerFds: number;
 	routers: number;
+	/** Every object a worker still routes requests to (routers, transports, producers, consumers, observers…): the worker's own count. */
+	workerObjects: number;
 	transports: number;
 	producers: number;
 	consumers: number;
@@ -67,8 +69,9 @@ interface Caller {
  * A federated call across three domains with constant churn: callers join
  * and leave every few seconds, views change, one federation path flaps a
  * minute (8 s black hole), and the anchor's worker is killed once halfway.
- * The baseline is taken after a warm-up with the steady callers only; the
- * end state after the churn stops with the same callers. Both list what is
+ * The baseline is taken after a warm-up (churn and one flap of each path)
+ * with the steady callers only; the end state after the churn stops with
+ * the same callers. Both list what is
  * alive, so a leak shows as a difference.
  */
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
@@ -181,12 +184,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 			);
 		};
 
-		// Warm-up: the call with churn for a while (JIT, pools), then the baseline with the steady callers only.
+		// Warm-up: the call with churn and one flap of each federation path (JIT, allocator
+		// and container high-water marks), then the baseline with the steady callers only.
+		// Without the flaps, the first one after the baseline reads as growth that never repeats.
 		const warmupMs = Math.min(60_000, durationMs / 4);
 		churning = true;
 		repeat(CHURN_EVERY_MS, churn);
 		repeat(VIEW_EVERY_MS, changeView);
+		const warmupFlaps = (async () => {
+			await flap();
+			await flap();
+		})();
 		await sleep(warmupMs);
+		await warmupFlaps;
 		churning = false;
 		await settle(churners, counts);
 		const baseline = await snapshot(domains, gc);
@@ -213,8 +223,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		timers.push(
 			setInterval(() => {
 				const { rss } = process.memoryUsage();
-				log(
-					`${elapsed(started)} callers ${steady.length + churners.length}, joins ${counts.joins}, leaves ${counts.leaves}, views ${counts.viewChanges}, flaps ${counts.linkFlaps}, worker kills ${counts.workerKills}, errors ${counts.errors}, node rss ${mb(rss)}`,
+				// Worker RSS over time tells a leak (keeps climbing) from a high-water mark (levels off).
+				void workerRss(domains).then((workers) =>
+					log(
+						`${elapsed(started)} callers ${steady.length + churners.length}, joins ${counts.joins}, leaves ${counts.leaves}, views ${counts.viewChanges}, flaps ${counts.linkFlaps}, worker kills ${counts.workerKills}, errors ${counts.errors}, node rss ${mb(rss)}, worker rss ${JSON.stringify(workers)}`,
+					),
 				);
 			}, options.progressEveryMs ?? 10_000),
 		);
@@ -276,18 +289,16 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined)
 	const servers = DOMAINS.map((d) => domains.server(d));
 	const workers = servers.flatMap((s) => s.sft.pool.workers);
 	const usage = await Promise.all(workers.map((w) => w.resourceUsage()));
-	const workerRssByDomain: Record<string, number> = {};
-	for (const [i, domain] of DOMAINS.entries()) {
-		const own = await Promise.all((servers[i]?.sft.pool.workers ?? []).map((w) => w.resourceUsage()));
-		workerRssByDomain[domain] = Math.round(own.reduce((n, u) => n + u.rssBytes, 0) / 1e5) / 10;
-	}
+	const workerRssByDomain = await workerRss(domains);
 	let routers = 0;
+	let workerObjects = 0;
 	let transports = 0;
 	let producers = 0;
 	let consumers = 0;
 	for (const worker of workers) {
 		const dump = await worker.worker.dump();
 		routers += dump.routerIds.length;
+		workerObjects += dump.channelMessageHandlers.channelRequestHandlers.length;
 	}
 	for (const conference of servers.flatMap((s: SftServer) => s.sft.conferences)) {
 		const dump = await conference.router.dump();
@@ -304,11 +315,22 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined)
 		nodeFds: readdirSync('/proc/self/fd').length,
 		workerFds: workers.reduce((n, w) => n + fdCount(w.pid), 0),
 		routers,
+		workerObjects,
 		transports,
 		producers,
 		consumers,
 		participants: servers.reduce((n, s) => n + s.sft.conferences.reduce((m, c) => m + c.participants.length, 0), 0),
 	};
+}
+
+/** Worker RSS per domain, in MB to one decimal. */
+async function workerRss(domains: FederatedDomains): Promise<Record<string, number>> {
+	const byDomain: Record<string, number> = {};
+	for (const domain of DOMAINS) {
+		const own = await Promise.all(domains.server(domain).sft.pool.workers.map((w) => w.resourceUsage().catch(() => ({ rssBytes: 0 }))));
+		byDomain[domain] = Math.round(own.reduce((n, u) => n + u.rssBytes, 0) / 1e5) / 10;
+	}
+	return byDomain;
 }
 
 function fdCount(pid: number): number {
@@ -327,7 +349,7 @@ function exposeGc(): (() => void) | undefined {
 }
 
 export function describe(s: SoakSnapshot): string {
-	return `routers ${s.routers}, transports ${s.transports}, producers ${s.producers}, consumers ${s.consumers}, participants ${s.participants}, node rss ${mb(s.nodeRssBytes)} (heap ${mb(s.nodeHeapUsedBytes)}), worker rss ${mb(s.workerRssBytes)} ${JSON.stringify(s.workerRssByDomain)}, fds ${s.nodeFds} + ${s.workerFds}`;
+	return `routers ${s.routers}, worker objects ${s.workerObjects}, transports ${s.transports}, producers ${s.producers}, consumers ${s.consumers}, participants ${s.participants}, node rss ${mb(s.nodeRssBytes)} (heap ${mb(s.nodeHeapUsedBytes)}), worker rss ${mb(s.workerRssBytes)} ${JSON.stringify(s.workerRssByDomain)}, fds ${s.nodeFds} + ${s.workerFds}`;
 }
 
 function mb(bytes: number): string {

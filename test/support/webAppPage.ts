@@ -98,20 +98,18 @@ export class WebAppPage {
 		return link;
 	}
 
-	async header(): Promise<{ text: string; federated: string; anchor: string; links: { domain: string; up: string; rtt: string }[] }> {
-		const status = this.page.locator('#federation-status');
-		return {
-			text: (await status.textContent()) ?? '',
-			federated: (await status.getAttribute('data-federated')) ?? '',
-			anchor: (await status.getAttribute('data-anchor')) ?? '',
-			links: await status.locator('.link-state').evaluateAll((chips) =>
-				chips.map((c) => ({
-					domain: (c as HTMLElement).dataset['domain'] ?? '',
-					up: (c as HTMLElement).dataset['up'] ?? '',
-					rtt: (c as HTMLElement).dataset['rtt'] ?? '',
-				})),
-			),
-		};
+	/** The federation header, read in one go so text and chips describe the same render. */
+	header(): Promise<{ text: string; federated: string; anchor: string; links: { domain: string; up: string; rtt: string }[] }> {
+		return this.page.locator('#federation-status').evaluate((status) => ({
+			text: status.textContent ?? '',
+			federated: (status as HTMLElement).dataset['federated'] ?? '',
+			anchor: (status as HTMLElement).dataset['anchor'] ?? '',
+			links: Array.from(status.querySelectorAll('.link-state'), (c) => ({
+				domain: (c as HTMLElement).dataset['domain'] ?? '',
+				up: (c as HTMLElement).dataset['up'] ?? '',
+				rtt: (c as HTMLElement).dataset['rtt'] ?? '',
+			})),
+		}));
 	}
 
 	/** Every tile on screen, as a person (and the debug overlay) sees it. */
