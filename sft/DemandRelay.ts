@@ -2,6 +2,7 @@ import type { types as ms } from 'mediasoup';
 import { type Demand, type LayerDemand, sameLayers } from './demand.ts';
 import type { MediaRelay, MediaRelayEvents, PipeEndpoint, RelayedProducer, RelayOptions } from './MediaRelay.ts';
 import { layersOf } from './producerMeta.ts';
+import { RelayedProducers } from './RelayedProducers.ts';
 import { relayListenInfo, relayTarget } from './relaySocket.ts';
 import type { TileRank } from './simulcast.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
@@ -59,13 +60,14 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 	readonly transport: ms.PlainTransport;
 	readonly #rtpCapabilities: ms.RtpCapabilities;
 	readonly #sent = new Map<string, Outgoing>();
-	readonly #received = new Map<string, ms.Producer>();
+	readonly #received: RelayedProducers;
 
 	readonly #options: RelayOptions;
 
 	private constructor(transport: ms.PlainTransport, rtpCapabilities: ms.RtpCapabilities, options: RelayOptions) {
 		super();
 		this.transport = transport;
+		this.#received = new RelayedProducers(transport);
 		this.#options = options;
 		this.#rtpCapabilities = rtpCapabilities;
 		transport.observer.once('close', () => this.emit('closed'));
@@ -101,7 +103,7 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 	}
 
 	get receivedProducers(): ms.Producer[] {
-		return [...this.#received.values()];
+		return this.#received.all;
 	}
 
 	async connect(remote: PipeEndpoint): Promise<void> {
@@ -173,23 +175,13 @@ export class DemandRelay extends TypedEmitter<MediaRelayEvents> implements Media
 		return demand;
 	}
 
-	async receive(relayed: RelayedProducer): Promise<ms.Producer> {
-		const producer = await this.transport.produce({
-			id: relayed.producerId,
-			kind: relayed.kind,
-			rtpParameters: relayed.rtpParameters,
-			paused: relayed.paused,
-			// The far side's sender is throttled already; a second throttle here would add its wait to that one.
-			keyFrameRequestDelay: 0,
-			appData: relayed.appData,
-		});
-		this.#received.set(producer.id, producer);
-		producer.observer.once('close', () => this.#received.delete(producer.id));
-		return producer;
+	/** Re-creates a far-side producer here (same id), so local clients can consume it. */
+	receive(relayed: RelayedProducer): Promise<ms.Producer> {
+		return this.#received.receive(relayed);
 	}
 
 	stopReceiving(producerId: string): void {
-		this.#received.get(producerId)?.close();
+		this.#received.stop(producerId);
 	}
 
 	close(): void {

@@ -1,6 +1,7 @@
 import type { types as ms } from 'mediasoup';
 import { ALL_LAYERS, type Demand } from './demand.ts';
 import type { MediaRelay, MediaRelayEvents, PipeEndpoint, RelayedProducer, RelayOptions } from './MediaRelay.ts';
+import { RelayedProducers } from './RelayedProducers.ts';
 import { relayListenInfo, relayTarget } from './relaySocket.ts';
 import type { TileRank } from './simulcast.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
@@ -15,13 +16,14 @@ export class PipeRelay extends TypedEmitter<MediaRelayEvents> implements MediaRe
 	/** Outgoing: local producer id → pipe consumer. */
 	readonly #sent = new Map<string, ms.Consumer>();
 	/** Incoming: producers re-created here from the far side. */
-	readonly #received = new Map<string, ms.Producer>();
+	readonly #received: RelayedProducers;
 
 	readonly #options: RelayOptions;
 
 	private constructor(transport: ms.PipeTransport, options: RelayOptions) {
 		super();
 		this.transport = transport;
+		this.#received = new RelayedProducers(transport);
 		this.#options = options;
 		transport.observer.once('close', () => this.emit('closed'));
 	}
@@ -51,7 +53,7 @@ export class PipeRelay extends TypedEmitter<MediaRelayEvents> implements MediaRe
 	}
 
 	get receivedProducers(): ms.Producer[] {
-		return [...this.#received.values()];
+		return this.#received.all;
 	}
 
 	async connect(remote: PipeEndpoint): Promise<void> {
@@ -89,23 +91,12 @@ export class PipeRelay extends TypedEmitter<MediaRelayEvents> implements MediaRe
 	}
 
 	/** Re-creates a far-side producer here (same id), so local clients can consume it. */
-	async receive(relayed: RelayedProducer): Promise<ms.Producer> {
-		const producer = await this.transport.produce({
-			id: relayed.producerId,
-			kind: relayed.kind,
-			rtpParameters: relayed.rtpParameters,
-			paused: relayed.paused,
-			// The far side's sender is throttled already; a second throttle here would add its wait to that one.
-			keyFrameRequestDelay: 0,
-			appData: relayed.appData,
-		});
-		this.#received.set(producer.id, producer);
-		producer.observer.once('close', () => this.#received.delete(producer.id));
-		return producer;
+	receive(relayed: RelayedProducer): Promise<ms.Producer> {
+		return this.#received.receive(relayed);
 	}
 
 	stopReceiving(producerId: string): void {
-		this.#received.get(producerId)?.close();
+		this.#received.stop(producerId);
 	}
 
 	close(): void {
