@@ -4,7 +4,7 @@ import { getOrInsert } from '../../../sft/getOrInsert.ts';
 import type { RelayMode, RelayOptions } from '../../../sft/MediaRelay.ts';
 import type { Sft } from '../../../sft/Sft.ts';
 import { TypedEmitter } from '../../../sft/TypedEmitter.ts';
-import type { Federation } from '../trust/index.ts';
+import { type Federation, FederationConnectError } from '../trust/index.ts';
 import { descriptorWins } from './anchorElection.ts';
 import { AnchorMembers, FailoverRefused, memberDomains } from './anchorFailover.ts';
 import { ConferenceLink } from './ConferenceLink.ts';
@@ -258,28 +258,35 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 
 	/**
 	 * Anchor failover, tried after each failed attempt to reach a lost
-	 * anchor. The successor (lowest surviving member) takes over when the
-	 * anchor answered that it lost the conference or when another survivor
-	 * asks it to; any other survivor asks the successor. True when the
+	 * anchor. The candidates (surviving members by domain name) are walked in
+	 * order: one we cannot reach is dead too, and the next one is asked. The
+	 * first reachable candidate takes over when the anchor answered that it
+	 * lost the conference or when another survivor asks it to. True when the
 	 * conference has a live anchor again.
 	 */
 	async #failOver(conference: Conference, lost: ConferenceDescriptor, anchorGone: boolean): Promise<boolean> {
-		const successor = this.#members.successor(conference.id, lost.anchorDomain);
-		if (!successor) return false;
-		if (successor === this.domain) {
-			if (anchorGone) this.#takeOver(conference, lost);
-			return anchorGone;
+		for (const candidate of this.#members.candidates(conference.id, lost.anchorDomain)) {
+			if (candidate === this.domain) {
+				if (anchorGone) this.#takeOver(conference, lost);
+				return anchorGone;
+			}
+			const next: ConferenceDescriptor = { conferenceId: conference.id, anchorDomain: candidate, createdAt: lost.createdAt };
+			try {
+				await this.#attach(conference, next, lost.anchorDomain);
+			} catch (error) {
+				// Unreachable: lost with the anchor, so the next candidate. Anything it answered: try again later.
+				if (error instanceof FederationConnectError) continue;
+				return false;
+			}
+			this.#members.forget(conference.id);
+			this.#logger.warn(
+				{ conference: conference.id, lost: lost.anchorDomain, anchor: candidate },
+				'anchor lost; attached to its successor',
+			);
+			this.emit('descriptorChanged', conference.id, this.descriptorOf(conference) ?? next);
+			return true;
 		}
-		const next: ConferenceDescriptor = { conferenceId: conference.id, anchorDomain: successor, createdAt: lost.createdAt };
-		try {
-			await this.#attach(conference, next, lost.anchorDomain);
-		} catch {
-			return false;
-		}
-		this.#members.forget(conference.id);
-		this.#logger.warn({ conference: conference.id, lost: lost.anchorDomain, anchor: successor }, 'anchor lost; attached to its successor');
-		this.emit('descriptorChanged', conference.id, this.descriptorOf(conference) ?? next);
-		return true;
+		return false;
 	}
 
 	/** This SFT becomes the anchor of a conference whose anchor is lost; it keeps the conference's start. */
@@ -392,7 +399,7 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 	async #acceptAttach(channel: SocketPeerChannel, message: LinkMessage<'conf:attach'>): Promise<unknown> {
 		// A conference being re-created after a worker death is waited for.
 		const conference = await this.#sft.findConference(message.conferenceId);
-		if (message.failoverFrom && conference?.role === 'federated') this.#acceptFailover(conference, message.failoverFrom);
+		if (message.failoverFrom && conference?.role === 'federated') await this.#acceptFailover(conference, message.failoverFrom);
 		if (conference?.role !== 'anchor') throw new RelayError('conference_not_found', 'no such conference here');
 		// `demand` wins when either side asks for it; a mismatch is answered with the mode to use.
 		const mode: RelayMode = message.relayMode === 'demand' || this.#options.relayModeFor(channel.domain) === 'demand' ? 'demand' : 'full';
@@ -426,14 +433,39 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 		return { relayMode: mode, endpoint: relay.localEndpoint };
 	}
 
-	/** A survivor asks us, the successor, to take over from a lost anchor: only if we lost it too. */
-	#acceptFailover(conference: Conference, lostAnchor: string): void {
+	/**
+	 * A survivor asks us to take over from a lost anchor: only if we lost it
+	 * too and cannot reach any candidate before us (they would be the successor).
+	 */
+	async #acceptFailover(conference: Conference, lostAnchor: string): Promise<void> {
 		const descriptor = this.#descriptors.get(conference.id);
 		const stillLinked = this.linksOf(conference.id).some((l) => l.peerDomain === lostAnchor);
 		if (descriptor?.anchorDomain !== lostAnchor || stillLinked || this.#channels.get(lostAnchor)?.socket.connected)
 			throw new FailoverRefused(`${lostAnchor} still anchors this conference here`);
-		if (this.#members.successor(conference.id, lostAnchor) !== this.domain) throw new FailoverRefused('another member is the successor');
-		this.#takeOver(conference, descriptor);
+		const candidates = this.#members.candidates(conference.id, lostAnchor);
+		const index = candidates.indexOf(this.domain);
+		if (index < 0) throw new FailoverRefused('not a member of this conference');
+		for (const earlier of candidates.slice(0, index))
+			if (await this.#reachable({ conferenceId: conference.id, anchorDomain: earlier, createdAt: descriptor.createdAt }))
+				throw new FailoverRefused(`${earlier} is the successor`);
+		if (conference.role === 'federated' && this.#descriptors.get(conference.id) === descriptor) this.#takeOver(conference, descriptor);
+	}
+
+	/** Whether a federation channel to the candidate opens within `withinMs` (shorter than the asker's request timeout). */
+	async #reachable(candidate: ConferenceDescriptor, withinMs = FAILOVER_PROBE_MS): Promise<boolean> {
+		const dial = this.#channelTo(candidate).then(
+			() => true,
+			() => false,
+		);
+		let timer: NodeJS.Timeout | undefined;
+		const timeout = new Promise<boolean>((resolve) => {
+			timer = setTimeout(() => resolve(false), withinMs);
+		});
+		try {
+			return await Promise.race([dial, timeout]);
+		} finally {
+			clearTimeout(timer);
+		}
 	}
 
 	#linkOptions(domain: string) {
@@ -462,6 +494,8 @@ export class FederationHub extends TypedEmitter<FederationHubEvents> {
 
 /** Longest wait between two attempts to reach a lost anchor: a returning path is used within about this. */
 const REATTACH_MAX_DELAY_MS = 1000;
+/** How long a successor candidate waits for an earlier one to answer before counting it lost (the asker waits 5 s in all). */
+const FAILOVER_PROBE_MS = 2000;
 
 function toJoinError(error: unknown, descriptor: ConferenceDescriptor): RelayError {
 	if ((error as { code?: string }).code === 'conference_not_found') {

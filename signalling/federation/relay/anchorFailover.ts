@@ -1,12 +1,13 @@
 import { getOrInsert } from '../../../sft/getOrInsert.ts';
 
 /**
- * Who takes over a conference whose anchor is lost, decided by every
- * survivor alone and alike: the lowest domain name among the anchor's
- * federated partners (the members it last announced), never the lost anchor.
+ * Who may take over a conference whose anchor is lost, in order, decided by
+ * every survivor alone and alike: the anchor's federated partners (the
+ * members it last announced) by domain name, never the lost anchor. The
+ * first one a survivor can reach takes over.
  */
-export function successorOf(members: readonly string[], lostAnchor: string): string | undefined {
-	return [...members].filter((domain) => domain !== lostAnchor).sort()[0];
+export function candidatesAfter(members: readonly string[], lostAnchor: string): string[] {
+	return [...members].filter((domain) => domain !== lostAnchor).sort();
 }
 
 /**
@@ -25,10 +26,15 @@ export class AnchorMembers {
 		this.#members.delete(conferenceId);
 	}
 
-	/** Who takes over `conferenceId` from `lostAnchor`, by what that anchor told us; undefined if it told us nothing. */
-	successor(conferenceId: string, lostAnchor: string): string | undefined {
+	/** Who may take over `conferenceId` from `lostAnchor`, in order, by what that anchor told us; empty if it told us nothing. */
+	candidates(conferenceId: string, lostAnchor: string): string[] {
 		const known = this.#members.get(conferenceId);
-		return known?.anchor === lostAnchor ? successorOf(known.domains, lostAnchor) : undefined;
+		return known?.anchor === lostAnchor ? candidatesAfter(known.domains, lostAnchor) : [];
+	}
+
+	/** The first candidate, or undefined if that anchor told us nothing. */
+	successor(conferenceId: string, lostAnchor: string): string | undefined {
+		return this.candidates(conferenceId, lostAnchor)[0];
 	}
 }
 
