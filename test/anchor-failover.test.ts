@@ -1,7 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalFederation } from './support/localFederation.ts';
-import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
 import { until } from './support/until.ts';
 
 // Three SFT processes; a.test anchors the call, b.test and c.test federate.
@@ -12,25 +11,17 @@ import { until } from './support/until.ts';
 // descriptor the others were given, as a federated SFT of b.test.
 const test = suite('anchor failover');
 let federation: LocalFederation;
-const peers: PlainSignallingPeer[] = [];
 
 test.before(async () => {
 	federation = await LocalFederation.start(['a.test', 'b.test', 'c.test']);
 });
 
 test.after(async () => {
-	for (const peer of peers) peer.close();
 	federation?.close();
 });
 
-async function caller(domain: string, user: string, right: 'start' | 'join', descriptor?: unknown) {
-	const peer = await PlainSignallingPeer.connect(federation.sft(domain).clientUrl);
-	peers.push(peer);
-	const joined = await peer.join({ token: federation.token(user, 'standup', right), conferenceId: 'standup', descriptor });
-	peer.consumeAnnounced();
-	await peer.sendAudio(1000 + peers.length);
-	return { peer, id: joined['participantId'] as string, descriptor: joined['descriptor'] };
-}
+const caller = (domain: string, user: string, right: 'start' | 'join', descriptor?: unknown) =>
+	federation.audioCaller(domain, user, 'standup', right, descriptor);
 
 test('SIGKILL of the anchor: the survivors elect b.test and keep exchanging media within 5 s; the old anchor rejoins as a federated SFT', async () => {
 	const alice = await caller('a.test', 'alice', 'start');

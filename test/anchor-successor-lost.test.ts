@@ -1,7 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalFederation } from './support/localFederation.ts';
-import { PlainSignallingPeer } from './support/plainSignallingPeer.ts';
 import { until } from './support/until.ts';
 
 // Four SFT processes; a.test anchors, b.test, c.test and d.test federate.
@@ -10,25 +9,17 @@ import { until } from './support/until.ts';
 // (c.test) by themselves: carol and dave keep talking, no client helps.
 const test = suite('anchor and successor lost');
 let federation: LocalFederation;
-const peers: PlainSignallingPeer[] = [];
 
 test.before(async () => {
 	federation = await LocalFederation.start(['a.test', 'b.test', 'c.test', 'd.test']);
 });
 
 test.after(async () => {
-	for (const peer of peers) peer.close();
 	federation?.close();
 });
 
-async function caller(domain: string, user: string, right: 'start' | 'join', descriptor?: unknown) {
-	const peer = await PlainSignallingPeer.connect(federation.sft(domain).clientUrl);
-	peers.push(peer);
-	const joined = await peer.join({ token: federation.token(user, 'standup', right), conferenceId: 'standup', descriptor });
-	peer.consumeAnnounced();
-	await peer.sendAudio(2000 + peers.length);
-	return { peer, id: joined['participantId'] as string, descriptor: joined['descriptor'] };
-}
+const caller = (domain: string, user: string, right: 'start' | 'join', descriptor?: unknown) =>
+	federation.audioCaller(domain, user, 'standup', right, descriptor);
 
 test('SIGKILL of the anchor and of b.test together: c.test takes over and carol and dave keep exchanging media', async () => {
 	const alice = await caller('a.test', 'alice', 'start');

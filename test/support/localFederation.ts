@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createCertificateAuthority, issueSftCertificate } from '../../certs/index.ts';
 import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { LocalSftProcess } from './localSftProcess.ts';
+import { PlainSignallingPeer } from './plainSignallingPeer.ts';
 
 const TOKEN_SECRET = 'local-federation-secret-0123456789abcdef';
 
@@ -17,6 +18,7 @@ export class LocalFederation {
 	readonly #dir = mkdtempSync(join(tmpdir(), 'sft-local-fed-'));
 	readonly #configs = new Map<string, Record<string, unknown>>();
 	readonly processes = new Map<string, LocalSftProcess>();
+	readonly #callers: PlainSignallingPeer[] = [];
 
 	static async start(domains: string[]): Promise<LocalFederation> {
 		const federation = new LocalFederation();
@@ -92,7 +94,18 @@ export class LocalFederation {
 		return mintAccessToken({ user, conference, right, exp: Math.floor(Date.now() / 1000) + 600, plain: true }, TOKEN_SECRET);
 	}
 
+	/** A raw-RTP caller that joins through `domain`'s SFT, consumes what is announced and talks (closed with the federation). */
+	async audioCaller(domain: string, user: string, conferenceId: string, right: AccessRight, descriptor?: unknown) {
+		const peer = await PlainSignallingPeer.connect(this.sft(domain).clientUrl);
+		this.#callers.push(peer);
+		const joined = await peer.join({ token: this.token(user, conferenceId, right), conferenceId, descriptor });
+		peer.consumeAnnounced();
+		await peer.sendAudio(1000 + this.#callers.length);
+		return { peer, id: joined['participantId'] as string, descriptor: joined['descriptor'] };
+	}
+
 	close(): void {
+		for (const peer of this.#callers) peer.close();
 		for (const sft of this.processes.values()) sft.kill();
 		rmSync(this.#dir, { recursive: true, force: true });
 	}
