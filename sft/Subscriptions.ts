@@ -11,6 +11,7 @@ import {
 	tileRank,
 	type ViewTile,
 } from './simulcast.ts';
+import { StarvationFallback } from './starvationFallback.ts';
 import { selectAudible, selectVisible } from './streamSelection.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 
@@ -41,6 +42,8 @@ interface Entry {
 	target: Target;
 	/** Requests to mediasoup run one after another, so the last decision wins. */
 	applying: Promise<void>;
+	/** Simulcast only: asks for the lowest layer too while the viewer's estimate fits nothing that arrives. */
+	fallback?: StarvationFallback;
 }
 
 /** A consumer's wanted state: flowing or not; for layered video, its preferred spatial layer and bandwidth priority. */
@@ -110,8 +113,15 @@ export class Subscriptions extends TypedEmitter<SubscriptionsEvents> {
 			target: { paused: true, spatialLayer: consumer.preferredLayers?.spatialLayer ?? -1, priority: 1, rank: 'large' },
 			applying: Promise.resolve(),
 		};
+		if (consumer.type === 'simulcast')
+			entry.fallback = new StarvationFallback(
+				consumer,
+				() => entry.target,
+				() => this.emit('demandChanged'),
+			);
 		this.#entries.set(consumer.id, entry);
 		consumer.observer.once('close', () => {
+			entry.fallback?.close();
 			this.#entries.delete(consumer.id);
 			this.emit('consumerClosed', consumer.id, consumer.producerId);
 			this.emit('demandChanged');
@@ -159,13 +169,16 @@ export class Subscriptions extends TypedEmitter<SubscriptionsEvents> {
 
 	/**
 	 * The spatial layer this viewer needs of each video it receives (0 for a
-	 * single-layer stream) and how the tile ranks. Paused and unselected streams are absent.
+	 * single-layer stream) and how the tile ranks, plus the lowest layer of a
+	 * simulcast stream its bandwidth estimate fits no arriving layer of.
+	 * Paused and unselected streams are absent.
 	 */
 	demand(): Demand {
 		const out: Demand = new Map();
 		for (const entry of this.#entries.values()) {
 			if (entry.consumer.kind !== 'video' || entry.target.paused) continue;
 			addDemand(out, entry.consumer.producerId, Math.max(0, entry.target.spatialLayer), entry.target.rank);
+			if (entry.fallback?.active) addDemand(out, entry.consumer.producerId, 0, entry.target.rank);
 		}
 		return out;
 	}
@@ -209,6 +222,7 @@ export class Subscriptions extends TypedEmitter<SubscriptionsEvents> {
 			return entry.applying;
 		}
 		entry.target = next;
+		entry.fallback?.check();
 		entry.applying = entry.applying.then(async () => {
 			const { consumer } = entry;
 			if (consumer.closed) return;

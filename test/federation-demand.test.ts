@@ -216,6 +216,55 @@ test('simulcast over a demand link: a thumbnail-only remote audience pulls only 
 	await viewer.stop();
 });
 
+test('a remote viewer whose downlink fits no crossing layer gets the low layer pulled across, and lets it go once back at its layer', async () => {
+	const conference = await domains.server('a.test').sft.getOrCreateConference('starved');
+	const descriptor = domains.server('a.test').hub!.descriptorFor(conference);
+	const atB2 = await domains.server('b.test').hub!.joinWithDescriptor(descriptor);
+	const sender = await PlainRtpClient.join({
+		conference,
+		rtpCapabilities: withBandwidthFeedback(domains.server('a.test').sft.rtpCapabilities, 'none'),
+		name: 'wire-sender',
+		video: { profile: simulcastProfiles.wire, followEncodingHints: true },
+		receive: false,
+	});
+	clients.push(sender);
+	sender.startSending();
+	// transport-cc from the viewer: b.test's worker estimates its downlink (2 layers: about 0.4 and 1.1 Mbit/s).
+	const viewer = await PlainRtpClient.join({
+		conference: atB2,
+		rtpCapabilities: domains.server('b.test').sft.rtpCapabilities,
+		name: 'starved-viewer',
+		receive: true,
+		transportFeedback: { bottleneckBitrate: 5_000_000 },
+	});
+	clients.push(viewer);
+	const id = sender.video!.producer.id;
+	await until(() => viewer.remote(id) !== undefined, 8000, 'the remote viewer to consume the simulcast video');
+	await viewer.participant.setView([{ producerId: id, size: { width: 1280, height: 720 }, pinned: true }]);
+	const remote = viewer.remote(id)!;
+	await until(() => remote.currentLayer === 1, 10_000, 'the pinned remote viewer to receive the high layer');
+	const link = linkTo('a.test', 'starved', 'b.test');
+	const crossing = () => new Set(link.relay.sentDemand().get(id)?.keys() ?? []);
+	await until(() => crossing().size === 1 && crossing().has(1), 5000, 'only the high layer to be asked across');
+
+	viewer.setBottleneck(700_000);
+	const starvedAt = performance.now();
+	await until(() => crossing().has(0), 10_000, 'the low layer to be pulled across for the starved viewer');
+	await until(() => remote.currentLayer === 0, 5000, 'the starved viewer to receive the low layer');
+	console.log(
+		`# downlink below the crossing layer: the low layer reaches the viewer ${Math.round(performance.now() - starvedAt)} ms after the bottleneck`,
+	);
+	const flowing = remote.counter.packets;
+	await sleep(1000);
+	assert.ok(remote.counter.packets > flowing + 20, 'the starved viewer keeps receiving video');
+
+	viewer.setBottleneck(5_000_000);
+	await until(() => remote.currentLayer === 1, 25_000, 'the viewer to return to the high layer once its downlink recovers');
+	await until(() => !crossing().has(0), 15_000, 'the low layer to stop crossing once the viewer holds its layer');
+	await sender.stop();
+	await viewer.stop();
+});
+
 test('a capped link sheds the thumbnail-only stream first and says so in its metrics', async () => {
 	const conference = await domains.server('a.test').sft.getOrCreateConference('capped');
 	const descriptor = domains.server('a.test').hub!.descriptorFor(conference);
