@@ -81,6 +81,38 @@ async function crossedPackets(link: ConferenceLink, producerId: string): Promise
 	return packets;
 }
 
+/**
+ * A `wire` simulcast sender at a.test (following sender hints) and a viewer
+ * at b.test in a new conference; the viewer announces transport-cc only
+ * when given a simulated downlink.
+ */
+async function simulcastAcrossLink(conferenceId: string, downlink?: { bottleneckBitrate: number }) {
+	const conference = await domains.server('a.test').sft.getOrCreateConference(conferenceId);
+	const descriptor = domains.server('a.test').hub!.descriptorFor(conference);
+	const atB = await domains.server('b.test').hub!.joinWithDescriptor(descriptor);
+	const sender = await PlainRtpClient.join({
+		conference,
+		rtpCapabilities: withBandwidthFeedback(domains.server('a.test').sft.rtpCapabilities, 'none'),
+		name: 'wire-sender',
+		video: { profile: simulcastProfiles.wire, followEncodingHints: true },
+		receive: false,
+	});
+	clients.push(sender);
+	sender.startSending();
+	const bRtp = domains.server('b.test').sft.rtpCapabilities;
+	const viewer = await PlainRtpClient.join({
+		conference: atB,
+		rtpCapabilities: downlink ? bRtp : withBandwidthFeedback(bRtp, 'none'),
+		name: 'remote-viewer',
+		receive: true,
+		...(downlink ? { transportFeedback: downlink } : {}),
+	});
+	clients.push(viewer);
+	const id = sender.video!.producer.id;
+	await until(() => viewer.remote(id) !== undefined, 8000, 'the remote viewer to consume the simulcast video');
+	return { sender, viewer, id };
+}
+
 let anchor: Conference;
 let atB: Conference;
 let v1: PlainRtpClient;
@@ -157,27 +189,7 @@ test('only the speakers the loudest-N rule could make audible cross the link', a
 });
 
 test('simulcast over a demand link: a thumbnail-only remote audience pulls only the low layer, a pin pulls the high one; unwatched layers are not encoded', async () => {
-	const conference = await domains.server('a.test').sft.getOrCreateConference('layers');
-	const descriptor = domains.server('a.test').hub!.descriptorFor(conference);
-	const atB2 = await domains.server('b.test').hub!.joinWithDescriptor(descriptor);
-	const sender = await PlainRtpClient.join({
-		conference,
-		rtpCapabilities: withBandwidthFeedback(domains.server('a.test').sft.rtpCapabilities, 'none'),
-		name: 'wire-sender',
-		video: { profile: simulcastProfiles.wire, followEncodingHints: true },
-		receive: false,
-	});
-	clients.push(sender);
-	sender.startSending();
-	const viewer = await PlainRtpClient.join({
-		conference: atB2,
-		rtpCapabilities: withBandwidthFeedback(domains.server('b.test').sft.rtpCapabilities, 'none'),
-		name: 'remote-viewer',
-		receive: true,
-	});
-	clients.push(viewer);
-	const id = sender.video!.producer.id;
-	await until(() => viewer.remote(id) !== undefined, 8000, 'the remote viewer to consume the simulcast video');
+	const { sender, viewer, id } = await simulcastAcrossLink('layers');
 	await viewer.participant.setView([{ producerId: id, size: { width: 320, height: 180 } }]);
 	const link = linkTo('a.test', 'layers', 'b.test');
 	const perLayer = async () => {
@@ -217,29 +229,8 @@ test('simulcast over a demand link: a thumbnail-only remote audience pulls only 
 });
 
 test('a remote viewer whose downlink fits no crossing layer gets the low layer pulled across, and lets it go once back at its layer', async () => {
-	const conference = await domains.server('a.test').sft.getOrCreateConference('starved');
-	const descriptor = domains.server('a.test').hub!.descriptorFor(conference);
-	const atB2 = await domains.server('b.test').hub!.joinWithDescriptor(descriptor);
-	const sender = await PlainRtpClient.join({
-		conference,
-		rtpCapabilities: withBandwidthFeedback(domains.server('a.test').sft.rtpCapabilities, 'none'),
-		name: 'wire-sender',
-		video: { profile: simulcastProfiles.wire, followEncodingHints: true },
-		receive: false,
-	});
-	clients.push(sender);
-	sender.startSending();
 	// transport-cc from the viewer: b.test's worker estimates its downlink (2 layers: about 0.4 and 1.1 Mbit/s).
-	const viewer = await PlainRtpClient.join({
-		conference: atB2,
-		rtpCapabilities: domains.server('b.test').sft.rtpCapabilities,
-		name: 'starved-viewer',
-		receive: true,
-		transportFeedback: { bottleneckBitrate: 5_000_000 },
-	});
-	clients.push(viewer);
-	const id = sender.video!.producer.id;
-	await until(() => viewer.remote(id) !== undefined, 8000, 'the remote viewer to consume the simulcast video');
+	const { sender, viewer, id } = await simulcastAcrossLink('starved', { bottleneckBitrate: 5_000_000 });
 	await viewer.participant.setView([{ producerId: id, size: { width: 1280, height: 720 }, pinned: true }]);
 	const remote = viewer.remote(id)!;
 	await until(() => remote.currentLayer === 1, 10_000, 'the pinned remote viewer to receive the high layer');
