@@ -138,10 +138,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 				if (gone) counts.leaves++;
 			}
 		};
-		// The test clients record every event; keep only what the churn reads, so their memory is not counted as the SFTs'.
+		// The test clients record every event; keep only what the churn reads (producers still open),
+		// so their memory is not counted as the SFTs'.
 		timers.push(
 			setInterval(() => {
-				for (const { peer } of [...steady, ...churners]) peer.signalling.forgetEvents((e) => e.event === 'producerAdded');
+				for (const { peer } of [...steady, ...churners]) {
+					const closed = new Set(peer.signalling.received('producerClosed').map((p) => p.producerId));
+					peer.signalling.forgetEvents((e) => e.event === 'producerAdded' && !closed.has((e.payload as { producerId: string }).producerId));
+				}
 			}, 10_000),
 		);
 		const changeView = async () => {
