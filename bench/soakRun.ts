@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
+import { join } from 'node:path';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { SftServer } from '../signalling/SftServer.ts';
 import { FederatedDomains } from '../test/support/federatedDomains.ts';
@@ -288,6 +289,9 @@ async function settle(churners: Caller[], counts: { leaves: number }): Promise<v
 
 async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined): Promise<SoakSnapshot> {
 	gc?.();
+	// SOAK_HEAP_SNAPSHOTS=<dir>: V8 heap snapshots at baseline and end, to compare what the heap holds.
+	const heapDir = process.env['SOAK_HEAP_SNAPSHOTS'];
+	if (heapDir) writeHeapSnapshot(join(heapDir, `soak-${Date.now()}.heapsnapshot`));
 	// Pipe wires of the test network whose pipes are gone would count as our descriptors.
 	for (const [i, a] of DOMAINS.entries()) for (const b of DOMAINS.slice(i + 1)) await domains.path(a, b).closeIdleWires(5000);
 	const servers = DOMAINS.map((d) => domains.server(d));

@@ -28,6 +28,8 @@ export class PlainSignallingPeer {
 	 */
 	readonly #received = new Map<number, ReceivedStream>();
 	readonly #producerBySsrc = new Map<number, string>();
+	/** Unique packets of streams whose producer closed, by producer: their sequence-number sets are let go. */
+	readonly #closedCounts = new Map<string, number>();
 	#recvTransportId: string | undefined;
 	#timer: NodeJS.Timeout | undefined;
 	joinData: Record<string, unknown> = {};
@@ -60,6 +62,8 @@ export class PlainSignallingPeer {
 		await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
 		const peer = new PlainSignallingPeer(signalling, udp);
 		signalling.on('producerAdded', (info) => peer.#ownerOf.set(info.producerId, info.participantId));
+		// A long call (the soak) sees hundreds of producers come and go: keep their counts, not their sets.
+		signalling.on('producerClosed', ({ producerId }) => peer.#forgetStreams(producerId));
 		// As a real client: after a worker death, set up media again on its own.
 		signalling.on('mediaReset', (reset) => void peer.#recover(reset.producers).catch(() => undefined));
 		return peer;
@@ -105,7 +109,17 @@ export class PlainSignallingPeer {
 	receivedFromParticipant(participantId: string): number {
 		let count = 0;
 		for (const stream of this.#received.values()) if (this.#ownerOf.get(stream.producerId) === participantId) count += stream.unique;
+		for (const [producerId, unique] of this.#closedCounts) if (this.#ownerOf.get(producerId) === participantId) count += unique;
 		return count;
+	}
+
+	#forgetStreams(producerId: string): void {
+		for (const [ssrc, stream] of this.#received) {
+			if (stream.producerId !== producerId) continue;
+			this.#closedCounts.set(producerId, (this.#closedCounts.get(producerId) ?? 0) + stream.unique);
+			this.#received.delete(ssrc);
+			this.#producerBySsrc.delete(ssrc);
+		}
 	}
 
 	async join(payload: { token: string; conferenceId: string; descriptor?: unknown }): Promise<Record<string, unknown>> {
