@@ -15,14 +15,20 @@ const options = new Command()
 	)
 	.option('-m, --minutes <n>', 'how long the churn runs', minutes, 30)
 	.option('--seed <n>', 'seed of the random churn', Number, 42)
+	.option('--heap-in-use', "also compare the workers' allocator in-use bytes (gdb + glibc malloc_info; pauses each worker briefly)")
 	.option('--json', 'print the result as JSON')
 	.parse()
-	.opts<{ minutes: number; seed: number; json?: boolean }>();
+	.opts<{ minutes: number; seed: number; heapInUse?: boolean; json?: boolean }>();
 
-const result = await runSoak({ minutes: options.minutes, seed: options.seed, onProgress: (line) => console.error(line) });
+const result = await runSoak({
+	minutes: options.minutes,
+	seed: options.seed,
+	heapInUse: options.heapInUse === true,
+	onProgress: (line) => console.error(line),
+});
 if (options.json) console.log(JSON.stringify(result, null, 2));
 else {
-	type NumericKey = { [K in keyof SoakSnapshot]: SoakSnapshot[K] extends number ? K : never }[keyof SoakSnapshot];
+	type NumericKey = { [K in keyof SoakSnapshot]-?: SoakSnapshot[K] extends number | undefined ? K : never }[keyof SoakSnapshot];
 	const rows: [string, NumericKey, 'mb' | 'n'][] = [
 		['mediasoup routers', 'routers', 'n'],
 		['worker objects (own count)', 'workerObjects', 'n'],
@@ -33,6 +39,7 @@ else {
 		['Node RSS (3 SFTs + clients)', 'nodeRssBytes', 'mb'],
 		['Node heap used', 'nodeHeapUsedBytes', 'mb'],
 		['worker RSS (3 workers)', 'workerRssBytes', 'mb'],
+		['worker heap in use (malloc, 3 workers)', 'workerHeapInUseBytes', 'mb'],
 		['Node file descriptors', 'nodeFds', 'n'],
 		['worker file descriptors', 'workerFds', 'n'],
 	];
@@ -44,6 +51,7 @@ else {
 	for (const [label, key, unit] of rows) {
 		const before = result.baseline[key];
 		const after = result.end[key];
+		if (before === undefined || after === undefined) continue;
 		const show = (n: number) => (unit === 'mb' ? `${(n / 1e6).toFixed(1)} MB` : String(n));
 		const change = before === 0 ? '' : `${(((after - before) / before) * 100).toFixed(1)} %`;
 		console.log(`| ${label} | ${show(before)} | ${show(after)} | ${change} |`);

@@ -6,9 +6,12 @@ import type { SftServer } from '../signalling/SftServer.ts';
 import { FederatedDomains } from '../test/support/federatedDomains.ts';
 import { PlainSignallingPeer } from '../test/support/plainSignallingPeer.ts';
 import { seededRandom } from './net/impairment.ts';
+import { workerHeapInUse } from './workerHeap.ts';
 
 export interface SoakOptions {
 	minutes: number;
+	/** Also read each worker's allocator figures through gdb at the baseline and the end. */
+	heapInUse?: boolean;
 	/** A progress line every this often. */
 	progressEveryMs?: number;
 	onProgress?: (line: string) => void;
@@ -22,6 +25,8 @@ export interface SoakSnapshot {
 	workerRssBytes: number;
 	/** Per domain, MB (a replaced worker starts small again). */
 	workerRssByDomain: Record<string, number>;
+	/** With `heapInUse`: what the workers' allocator has handed out and not had back (no fragmentation), bytes. */
+	workerHeapInUseBytes?: number;
 	nodeFds: number;
 	workerFds: number;
 	routers: number;
@@ -204,7 +209,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		await warmupFlaps;
 		churning = false;
 		await settle(churners, counts);
-		const baseline = await snapshot(domains, gc);
+		const baseline = await snapshot(domains, gc, options.heapInUse === true);
 		log(`${elapsed(started)} baseline ${describe(baseline)}`);
 
 		churning = true;
@@ -267,7 +272,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		const steadyHearingAll = steady.filter((c, i) =>
 			steady.every((s, j) => s === c || c.peer.receivedFromParticipant(s.participantId) > (heard[i]?.[j] ?? 0) + 20),
 		).length;
-		const end = await snapshot(domains, gc);
+		const end = await snapshot(domains, gc, options.heapInUse === true);
 		log(`${elapsed(started)} end ${describe(end)}`);
 		return { baseline, end, ...counts, errorCodes, steadyHearingAll, steadyCallers: steady.length, seconds: (Date.now() - started) / 1000 };
 	} finally {
@@ -287,7 +292,7 @@ async function settle(churners: Caller[], counts: { leaves: number }): Promise<v
 	await sleep(12_000);
 }
 
-async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined): Promise<SoakSnapshot> {
+async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined, heapInUse: boolean): Promise<SoakSnapshot> {
 	gc?.();
 	// SOAK_HEAP_SNAPSHOTS=<dir>: V8 heap snapshots at baseline and end, to compare what the heap holds.
 	const heapDir = process.env['SOAK_HEAP_SNAPSHOTS'];
@@ -315,7 +320,9 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined)
 		consumers += dump.mapConsumerIdProducerId.length;
 	}
 	const memory = process.memoryUsage();
+	const inUse = heapInUse ? await Promise.all(workers.map((w) => workerHeapInUse(w.pid))) : [];
 	return {
+		...(heapInUse && inUse.every((n) => n !== undefined) ? { workerHeapInUseBytes: inUse.reduce((n, b) => n + (b ?? 0), 0) } : {}),
 		nodeRssBytes: memory.rss,
 		nodeHeapUsedBytes: memory.heapUsed,
 		workerRssBytes: usage.reduce((n, u) => n + u.rssBytes, 0),
