@@ -18,15 +18,16 @@ test('2 minutes of churn, flaps and a worker kill: objects and descriptors back 
 	const nodeGrowth = result.end.nodeRssBytes / result.baseline.nodeRssBytes - 1;
 	assert.ok(nodeGrowth < 0.1, `Node RSS grew ${(nodeGrowth * 100).toFixed(1)} %`);
 	// A leak grows with age: the workers that lived through the whole run must
-	// not hold more than the one that replaced a.soak's killed worker halfway.
+	// not hold much more than the one that replaced a.soak's killed worker
+	// halfway (20 %: one burst of allocations after a flap adds 1.5-3.5 MB).
 	// Growth from the warm baseline alone is mostly allocator and container
 	// high-water marks (about 3 MB of heap in a 20 MB RSS), see RELIABILITY.md.
 	const replacement = result.end.workerRssByDomain['a.soak'] ?? 0;
 	for (const domain of ['b.soak', 'c.soak']) {
 		const survivor = result.end.workerRssByDomain[domain] ?? 0;
 		assert.ok(
-			survivor <= replacement * 1.1,
-			`${domain}'s worker (${survivor} MB, whole run) holds at most 10 % more than a.soak's replacement (${replacement} MB, half the run)`,
+			survivor <= replacement * 1.2,
+			`${domain}'s worker (${survivor} MB, whole run) holds at most 20 % more than a.soak's replacement (${replacement} MB, half the run)`,
 		);
 	}
 	const workerGrowth = result.end.workerRssBytes / result.baseline.workerRssBytes - 1;
