@@ -234,9 +234,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 			setInterval(() => {
 				const { rss } = process.memoryUsage();
 				// Worker RSS over time tells a leak (keeps climbing) from a high-water mark (levels off).
-				void workerRss(domains).then((workers) =>
+				void workerRssBytes(domains).then((workers) =>
 					log(
-						`${elapsed(started)} callers ${steady.length + churners.length}, joins ${counts.joins}, leaves ${counts.leaves}, views ${counts.viewChanges}, flaps ${counts.linkFlaps}, worker kills ${counts.workerKills}, errors ${counts.errors}, node rss ${mb(rss)}, worker rss ${JSON.stringify(workers)}`,
+						`${elapsed(started)} callers ${steady.length + churners.length}, joins ${counts.joins}, leaves ${counts.leaves}, views ${counts.viewChanges}, flaps ${counts.linkFlaps}, worker kills ${counts.workerKills}, errors ${counts.errors}, node rss ${mb(rss)}, worker rss ${JSON.stringify(inMegabytes(workers))}`,
 					),
 				);
 			}, options.progressEveryMs ?? 10_000),
@@ -301,8 +301,7 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined,
 	for (const [i, a] of DOMAINS.entries()) for (const b of DOMAINS.slice(i + 1)) await domains.path(a, b).closeIdleWires(5000);
 	const servers = DOMAINS.map((d) => domains.server(d));
 	const workers = servers.flatMap((s) => s.sft.pool.workers);
-	const usage = await Promise.all(workers.map((w) => w.resourceUsage()));
-	const workerRssByDomain = await workerRss(domains);
+	const rssByDomain = await workerRssBytes(domains);
 	let routers = 0;
 	let workerObjects = 0;
 	let transports = 0;
@@ -325,8 +324,8 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined,
 		...(heapInUse && inUse.every((n) => n !== undefined) ? { workerHeapInUseBytes: inUse.reduce((n, b) => n + (b ?? 0), 0) } : {}),
 		nodeRssBytes: memory.rss,
 		nodeHeapUsedBytes: memory.heapUsed,
-		workerRssBytes: usage.reduce((n, u) => n + u.rssBytes, 0),
-		workerRssByDomain,
+		workerRssBytes: Object.values(rssByDomain).reduce((n, b) => n + b, 0),
+		workerRssByDomain: inMegabytes(rssByDomain),
 		nodeFds: readdirSync('/proc/self/fd').length,
 		workerFds: workers.reduce((n, w) => n + fdCount(w.pid), 0),
 		routers,
@@ -338,14 +337,19 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined,
 	};
 }
 
-/** Worker RSS per domain, in MB to one decimal. */
-async function workerRss(domains: FederatedDomains): Promise<Record<string, number>> {
+/** Worker RSS per domain, bytes (a worker that just died counts 0). */
+async function workerRssBytes(domains: FederatedDomains): Promise<Record<string, number>> {
 	const byDomain: Record<string, number> = {};
 	for (const domain of DOMAINS) {
 		const own = await Promise.all(domains.server(domain).sft.pool.workers.map((w) => w.resourceUsage().catch(() => ({ rssBytes: 0 }))));
-		byDomain[domain] = Math.round(own.reduce((n, u) => n + u.rssBytes, 0) / 1e5) / 10;
+		byDomain[domain] = own.reduce((n, u) => n + u.rssBytes, 0);
 	}
 	return byDomain;
+}
+
+/** MB to one decimal, for the progress lines and the per-domain table. */
+function inMegabytes(bytes: Record<string, number>): Record<string, number> {
+	return Object.fromEntries(Object.entries(bytes).map(([key, b]) => [key, Math.round(b / 1e5) / 10]));
 }
 
 function fdCount(pid: number): number {
