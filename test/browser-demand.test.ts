@@ -22,6 +22,7 @@ import {
 	type TestNetwork,
 } from './support/browserCaller.ts';
 import { FederatedDomains } from './support/federatedDomains.ts';
+import { crossedPackets } from './support/linkCounters.ts';
 
 const CONFERENCE = 'demand-browser';
 const SWITCHES = 6;
@@ -48,18 +49,9 @@ async function open(name: string): Promise<BrowserCaller> {
 
 /** RTP packets a.browser's relay has sent towards b.browser for one producer so far. */
 async function crossed(producerId: string): Promise<number> {
-	const link = domains
-		.server('a.browser')
-		.hub?.linksOf(CONFERENCE)
-		.find((l) => l.peerDomain === 'b.browser');
-	if (!link) throw new Error('no link a.browser → b.browser');
+	const link = domains.link('a.browser', CONFERENCE, 'b.browser');
 	assert.is(link.relay.mode, 'demand');
-	let packets = 0;
-	for (const consumer of link.relay.sentConsumers.filter((c) => c.producerId === producerId)) {
-		const stats = (await consumer.getStats()) as { type: string; packetCount?: number }[];
-		packets += stats.find((s) => s.type === 'outbound-rtp')?.packetCount ?? 0;
-	}
-	return packets;
+	return crossedPackets(link, producerId);
 }
 
 async function framesDecoded(viewer: BrowserCaller, producerId: string): Promise<number> {

@@ -159,10 +159,7 @@ test('a producer paused in one domain is paused for the clients of another', asy
 });
 
 test('the anchor counts each relayed stream once on its link', async () => {
-	const link = domains
-		.server('a.test')
-		.hub!.linksOf('standup')
-		.find((l) => l.peerDomain === 'b.test')!;
+	const link = domains.link('a.test', 'standup', 'b.test');
 	// To b.test: alice's and carol's streams, never bob's own.
 	assert.equal(link.relay.sentProducerIds.sort(), [producers['alice']!, producers['carol']!].sort());
 	assert.equal(

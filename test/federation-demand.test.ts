@@ -10,6 +10,7 @@ import { simulcastProfiles } from '../bench/rtp/videoProfiles.ts';
 import type { Conference } from '../sft/Conference.ts';
 import type { ConferenceLink } from '../signalling/federation/relay/ConferenceLink.ts';
 import { FederatedDomains } from './support/federatedDomains.ts';
+import { crossedPackets, sentPackets } from './support/linkCounters.ts';
 
 const test = suite('demand relay');
 let domains: FederatedDomains;
@@ -62,24 +63,7 @@ async function join(conference: Conference, domain: string, name: string, media:
 	return client;
 }
 
-function linkTo(domain: string, conferenceId: string, peer: string): ConferenceLink {
-	const link = domains
-		.server(domain)
-		.hub?.linksOf(conferenceId)
-		.find((l) => l.peerDomain === peer);
-	if (!link) throw new Error(`no link ${domain} → ${peer}`);
-	return link;
-}
-
-/** RTP packets the relay's consumers for `producerId` have sent over the link so far. */
-async function crossedPackets(link: ConferenceLink, producerId: string): Promise<number> {
-	let packets = 0;
-	for (const consumer of link.relay.sentConsumers.filter((c) => c.producerId === producerId)) {
-		const stats = (await consumer.getStats()) as { type: string; packetCount?: number }[];
-		packets += stats.find((s) => s.type === 'outbound-rtp')?.packetCount ?? 0;
-	}
-	return packets;
-}
+const linkTo = (domain: string, conferenceId: string, peer: string): ConferenceLink => domains.link(domain, conferenceId, peer);
 
 /**
  * A `wire` simulcast sender at a.test (following sender hints) and a viewer
@@ -192,15 +176,7 @@ test('simulcast over a demand link: a thumbnail-only remote audience pulls only 
 	const { sender, viewer, id } = await simulcastAcrossLink('layers');
 	await viewer.participant.setView([{ producerId: id, size: { width: 320, height: 180 } }]);
 	const link = linkTo('a.test', 'layers', 'b.test');
-	const perLayer = async () => {
-		const consumers = link.relay.sentConsumers.filter((c) => c.producerId === id);
-		return Promise.all(
-			consumers.map(
-				async (c) =>
-					((await c.getStats()) as { type: string; packetCount?: number }[]).find((st) => st.type === 'outbound-rtp')?.packetCount ?? 0,
-			),
-		);
-	};
+	const perLayer = () => Promise.all(link.relay.sentConsumers.filter((c) => c.producerId === id).map(sentPackets));
 	// Each layer crosses once for about 1.6 s when the stream is first offered (sender reports for the far side); then only the needed one.
 	await sleep(3000);
 	const before = await perLayer();

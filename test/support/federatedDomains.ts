@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { createCertificateAuthority, issueSftCertificate } from '../../certs/index.ts';
 import { type AccessRight, mintAccessToken } from '../../signalling/client/accessToken.ts';
 import { parseConfig, type SftConfig } from '../../signalling/config.ts';
+import type { ConferenceLink } from '../../signalling/federation/relay/ConferenceLink.ts';
 import { SftServer, type SftServerHooks } from '../../signalling/SftServer.ts';
 import { NetworkPath } from './networkPaths.ts';
 
@@ -140,6 +141,15 @@ export class FederatedDomains {
 		const server = this.servers.get(domain);
 		if (!server) throw new Error(`no SFT for ${domain}`);
 		return server;
+	}
+
+	/** `domain`'s federation link to `peer` for one conference; throws when there is none. */
+	link(domain: string, conferenceId: string, peer: string): ConferenceLink {
+		const link = this.server(domain)
+			.hub?.linksOf(conferenceId)
+			.find((l) => l.peerDomain === peer);
+		if (!link) throw new Error(`no link ${domain} → ${peer}`);
+		return link;
 	}
 
 	/** The network between two domains (with `networkPaths`). */
