@@ -59,6 +59,20 @@ export function udpSocketDrops(ports: ReadonlySet<number>): number {
 const USER_HZ = 100;
 
 /**
+ * Time the process's main thread ran, in ns (/proc/<pid>/schedstat; 0 where
+ * the kernel has none). stat's utime + stime count in 10 ms ticks, so a
+ * short, light window can read 0; a mediasoup worker does its work on its
+ * main thread.
+ */
+function onCpuNanoseconds(pid: number): number {
+	try {
+		return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) || 0;
+	} catch {
+		return 0;
+	}
+}
+
+/**
  * CPU seconds (user + system) and resident bytes of a process, read from
  * /proc rather than asked of it: a mediasoup worker too busy to answer its
  * channel within seconds is still measured. Undefined where /proc is missing.
@@ -70,7 +84,8 @@ export function processUsage(pid: number): { cpuSeconds: number; rssBytes: numbe
 		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 		const ticks = Number(fields[11]) + Number(fields[12]);
 		const pages = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
-		return Number.isFinite(ticks) && Number.isFinite(pages) ? { cpuSeconds: ticks / USER_HZ, rssBytes: pages * 4096 } : undefined;
+		if (!Number.isFinite(ticks) || !Number.isFinite(pages)) return undefined;
+		return { cpuSeconds: onCpuNanoseconds(pid) / 1e9 || ticks / USER_HZ, rssBytes: pages * 4096 };
 	} catch {
 		return undefined;
 	}
