@@ -1,5 +1,6 @@
 // A federated call under constant churn: `npm run soak -- --minutes 30`.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { WorkerAllocator } from '../sft/workerAllocator.ts';
 import { describe, runSoak, type SoakSnapshot } from './soakRun.ts';
 
 const minutes = (value: string): number => {
@@ -14,16 +15,30 @@ const options = new Command()
 		'3 domains, joins and leaves every few seconds, view changes, a link flap a minute, one worker kill; compares what is alive before and after',
 	)
 	.option('-m, --minutes <n>', 'how long the churn runs', minutes, 30)
+	.option('--warmup <minutes>', 'churn before the baseline is taken, within --minutes (default: 1, or a quarter of a shorter run)', Number)
 	.option('--seed <n>', 'seed of the random churn', Number, 42)
-	.option('--heap-in-use', "also compare the workers' allocator in-use bytes (gdb + glibc malloc_info; pauses each worker briefly)")
+	.addOption(
+		new Option('--allocator <name>', "the workers' malloc (media.workerAllocator)").choices(['jemalloc', 'system']).default('jemalloc'),
+	)
+	.option(
+		'--heap-in-use',
+		"also compare the bytes the workers' malloc has handed out (gdb: jemalloc's stats.allocated or glibc's malloc_info; pauses each worker briefly)",
+	)
 	.option('--json', 'print the result as JSON')
 	.parse()
-	.opts<{ minutes: number; seed: number; heapInUse?: boolean; json?: boolean }>();
+	.opts<{ minutes: number; warmup?: number; seed: number; allocator: WorkerAllocator; heapInUse?: boolean; json?: boolean }>();
+
+if (options.warmup !== undefined && !(options.warmup >= 0 && options.warmup < options.minutes)) {
+	console.error('soak: --warmup must be at least 0 and shorter than --minutes');
+	process.exit(2);
+}
 
 const result = await runSoak({
 	minutes: options.minutes,
 	seed: options.seed,
+	...(options.warmup !== undefined ? { warmupMinutes: options.warmup } : {}),
 	heapInUse: options.heapInUse === true,
+	allocator: options.allocator,
 	onProgress: (line) => console.error(line),
 });
 if (options.json) console.log(JSON.stringify(result, null, 2));

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { WorkerAllocator } from '../sft/workerAllocator.ts';
 import type { SftServer } from '../signalling/SftServer.ts';
 import { FederatedDomains } from '../test/support/federatedDomains.ts';
 import { PlainSignallingPeer } from '../test/support/plainSignallingPeer.ts';
@@ -10,8 +11,12 @@ import { workerHeapInUse } from './workerHeap.ts';
 
 export interface SoakOptions {
 	minutes: number;
+	/** Churn before the baseline, within `minutes` (default: min(1, minutes / 4)). */
+	warmupMinutes?: number;
 	/** Also read each worker's allocator figures through gdb at the baseline and the end. */
 	heapInUse?: boolean;
+	/** The workers' malloc (media.workerAllocator; the SFT default when absent). */
+	allocator?: WorkerAllocator;
 	/** A progress line every this often. */
 	progressEveryMs?: number;
 	onProgress?: (line: string) => void;
@@ -87,7 +92,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 	const domains = await FederatedDomains.start(
 		// 30 plain ports per SFT: up to 10 callers with a send and a receive transport each.
 		DOMAINS.map((domain) => ({ domain, allow: DOMAINS.filter((d) => d !== domain), plainPorts: 30 })),
-		{ networkPaths: true },
+		{ networkPaths: true, ...(options.allocator ? { media: { workerAllocator: options.allocator } } : {}) },
 	);
 	const steady: Caller[] = [];
 	const churners: Caller[] = [];
@@ -197,13 +202,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		// Warm-up: the call with churn and one flap of each federation path (JIT, allocator
 		// and container high-water marks), then the baseline with the steady callers only.
 		// Without the flaps, the first one after the baseline reads as growth that never repeats.
-		const warmupMs = Math.min(60_000, durationMs / 4);
+		const warmupMs = options.warmupMinutes !== undefined ? options.warmupMinutes * 60_000 : Math.min(60_000, durationMs / 4);
 		churning = true;
 		repeat(CHURN_EVERY_MS, churn);
 		repeat(VIEW_EVERY_MS, changeView);
 		const warmupFlaps = (async () => {
 			await flap();
 			await flap();
+			// A longer warm-up keeps the run's cadence of flaps, each one over before the baseline.
+			while (Date.now() - started + FLAP_EVERY_MS + FLAP_DOWN_MS < warmupMs) {
+				await sleep(FLAP_EVERY_MS);
+				await flap();
+			}
 		})();
 		await sleep(warmupMs);
 		await warmupFlaps;

@@ -7,13 +7,55 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /**
- * Bytes a worker's allocator has handed out and not had back (glibc's
- * `malloc_info`, asked through gdb, which pauses the worker for a moment).
- * RSS also counts freed memory glibc keeps in fragmented pages; this does
- * not, so it tells a leak from a high-water mark. Undefined when gdb is
- * missing or may not attach.
+ * Bytes a worker's allocator has handed out and not had back, asked through
+ * gdb (which pauses the worker for a moment): jemalloc's `stats.allocated`
+ * when the worker runs it, else glibc's `malloc_info`. RSS also counts freed
+ * memory an allocator keeps in fragmented pages; this does not, so it tells a
+ * leak from a high-water mark. Undefined when gdb is missing or may not attach.
  */
 export async function workerHeapInUse(pid: number): Promise<number | undefined> {
+	const maps = await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '');
+	return maps.includes('libjemalloc') ? jemallocAllocated(pid) : glibcInUse(pid);
+}
+
+async function jemallocAllocated(pid: number): Promise<number | undefined> {
+	try {
+		const { stdout } = await run(
+			'gdb',
+			[
+				'-p',
+				String(pid),
+				'-batch',
+				'-ex',
+				'set $v = (unsigned long*)malloc(16)',
+				'-ex',
+				'set $size = (unsigned long*)malloc(8)',
+				'-ex',
+				'set *$size = 8',
+				'-ex',
+				'set *$v = 1',
+				// A new epoch refreshes jemalloc's cached statistics.
+				'-ex',
+				'call (int)mallctl("epoch", 0, 0, $v, 8)',
+				'-ex',
+				'call (int)mallctl("stats.allocated", $v, $size, 0, 0)',
+				'-ex',
+				'printf "allocated %lu\\n", *$v',
+				'-ex',
+				'call (void)free($v)',
+				'-ex',
+				'call (void)free($size)',
+			],
+			{ timeout: 20_000 },
+		);
+		const bytes = Number(/^allocated (\d+)$/m.exec(stdout)?.[1]);
+		return Number.isFinite(bytes) ? bytes : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+async function glibcInUse(pid: number): Promise<number | undefined> {
 	const file = join(tmpdir(), `sft-malloc-info-${pid}-${Date.now()}.xml`);
 	try {
 		await run(

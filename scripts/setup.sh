@@ -19,8 +19,8 @@ APT_PACKAGES=(
 	g++ meson ninja-build pkg-config
 	libuv1-dev libssl-dev libsrtp2-dev libusrsctp-dev libabsl-dev
 	libflatbuffers-dev flatbuffers-compiler
-	# runtime and tests
-	chromium prometheus dnsmasq-base ffmpeg openssl iproute2 tcpdump
+	# runtime (libjemalloc2: the workers' malloc, media.workerAllocator) and tests
+	libjemalloc2 chromium prometheus dnsmasq-base ffmpeg openssl iproute2 tcpdump
 )
 
 if command -v dpkg-query >/dev/null 2>&1; then

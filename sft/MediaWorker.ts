@@ -2,6 +2,7 @@ import type { types as ms } from 'mediasoup';
 import type { MediasoupModule } from './mediasoupLoader.ts';
 import { bufferListenInfo, type SocketBuffers } from './socketBuffers.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
+import { type ResolvedAllocator, withSpawnEnv } from './workerAllocator.ts';
 
 export interface MediaWorkerOptions {
 	/** Slot in the pool; also selects the WebRtcServer port (basePort + index). */
@@ -18,6 +19,8 @@ export interface MediaWorkerOptions {
 	logLevel: ms.WorkerLogLevel;
 	/** UDP buffer sizes of the WebRTC port (0: kernel default). */
 	socketBuffers?: SocketBuffers | undefined;
+	/** The malloc the worker process runs with (system when absent). */
+	allocator?: ResolvedAllocator | undefined;
 }
 
 export interface ResourceUsage {
@@ -50,12 +53,15 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> {
 	}
 
 	static async create(mediasoup: MediasoupModule, options: MediaWorkerOptions): Promise<MediaWorker> {
-		const worker = await mediasoup.createWorker({
-			logLevel: options.logLevel,
-			rtcMinPort: options.rtcMinPort,
-			rtcMaxPort: options.rtcMaxPort,
-			appData: { index: options.index },
-		});
+		// mediasoup spawns the worker from process.env; scope the allocator's variables to that spawn.
+		const worker = await withSpawnEnv(options.allocator?.env ?? {}, () =>
+			mediasoup.createWorker({
+				logLevel: options.logLevel,
+				rtcMinPort: options.rtcMinPort,
+				rtcMaxPort: options.rtcMaxPort,
+				appData: { index: options.index },
+			}),
+		);
 		try {
 			const announced = options.announcedAddress ? { announcedAddress: options.announcedAddress } : {};
 			const webRtcServer = await worker.createWebRtcServer({

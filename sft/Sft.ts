@@ -8,6 +8,7 @@ import type { MediaLimits } from './Participant.ts';
 import type { SocketBuffers } from './socketBuffers.ts';
 import { TypedEmitter } from './TypedEmitter.ts';
 import { WorkerPool } from './WorkerPool.ts';
+import type { ResolvedAllocator } from './workerAllocator.ts';
 
 export interface SftOptions {
 	workers: number;
@@ -23,6 +24,8 @@ export interface SftOptions {
 	audioLevelThreshold: number;
 	/** UDP buffer sizes of media sockets (WebRTC port, plain transports). */
 	socketBuffers?: SocketBuffers | undefined;
+	/** The malloc the workers run with (system when absent). */
+	allocator?: ResolvedAllocator | undefined;
 }
 
 type SftEvents = {

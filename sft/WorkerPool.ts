@@ -87,7 +87,10 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 		});
 		this.#slots[index] = worker;
 		worker.once('died', (error) => void this.#onDied(worker, error));
-		this.#logger.info({ index, pid: worker.pid, port: this.#options.rtcBasePort + index }, 'mediasoup worker started');
+		this.#logger.info(
+			{ index, pid: worker.pid, port: this.#options.rtcBasePort + index, allocator: this.#options.allocator?.name ?? 'system' },
+			'mediasoup worker started',
+		);
 		this.emit('workerStarted', worker);
 		return worker;
 	}

@@ -4,6 +4,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { PipeEndpointHook } from '../sft/MediaRelay.ts';
 import { Sft } from '../sft/Sft.ts';
 import { SftMetrics } from '../sft/SftMetrics.ts';
+import { resolveWorkerAllocator } from '../sft/workerAllocator.ts';
 import { ClientServer } from './client/ClientServer.ts';
 import type { HttpHandler } from './client/clientHttp.ts';
 import { createClientMetrics } from './client/clientMetrics.ts';
@@ -80,6 +81,8 @@ export class SftServer {
 		warnAboutTokenSettings(logger, signalling, token);
 		const announcedAddress = media.announcedAddress ?? defaultAnnouncedAddress(media.listenIp);
 		const socketBuffers = { recvBufferBytes: media.udpRecvBufferBytes, sendBufferBytes: media.udpSendBufferBytes };
+		const allocator = resolveWorkerAllocator(media.workerAllocator);
+		if (allocator.missing) logger.warn(`media.workerAllocator is jemalloc but ${allocator.missing}; workers use the system malloc`);
 		const sft = await startupStep(mediaKeyOf, () =>
 			Sft.create(
 				{
@@ -95,6 +98,7 @@ export class SftServer {
 					audioLevelIntervalMs: media.audioLevelIntervalMs,
 					audioLevelThreshold: media.audioLevelThreshold,
 					socketBuffers,
+					allocator,
 				},
 				logger.child({ component: 'sft' }),
 			),

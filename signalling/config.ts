@@ -107,6 +107,8 @@ export const configSchema = z
 				audioLevelIntervalMs: z.number().int().min(100).max(5000).default(500),
 				audioLevelThreshold: z.number().int().min(-127).max(0).default(-70),
 				workerLogLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+				/** malloc of the worker processes: jemalloc gives freed memory back after peaks; falls back to system (with a warning) when libjemalloc2 is missing. */
+				workerAllocator: z.enum(['jemalloc', 'system']).default('jemalloc'),
 				/** UDP receive / send buffer of every media and pipe socket, bytes; 0 = kernel default (capped by net.core.rmem_max / wmem_max). */
 				udpRecvBufferBytes: z.number().int().min(0).max(268_435_456).default(4_194_304),
 				udpSendBufferBytes: z.number().int().min(0).max(268_435_456).default(4_194_304),
