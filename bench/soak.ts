@@ -75,6 +75,10 @@ else {
 		console.log(
 			`| worker RSS ${domain} | ${result.baseline.workerRssByDomain[domain]} MB | ${result.end.workerRssByDomain[domain]} MB | |`,
 		);
+	for (const domain of Object.keys(result.end.workerHeapInUseByDomain ?? {}))
+		console.log(
+			`| worker heap in use ${domain} | ${result.baseline.workerHeapInUseByDomain?.[domain]} MB | ${result.end.workerHeapInUseByDomain?.[domain]} MB | |`,
+		);
 	console.error(`\nbaseline: ${describe(result.baseline)}\nend:      ${describe(result.end)}`);
 }
 process.exit(0);

@@ -32,6 +32,8 @@ export interface SoakSnapshot {
 	workerRssByDomain: Record<string, number>;
 	/** With `heapInUse`: what the workers' allocator has handed out and not had back (no fragmentation), bytes. */
 	workerHeapInUseBytes?: number;
+	/** The same per domain, MB. */
+	workerHeapInUseByDomain?: Record<string, number>;
 	nodeFds: number;
 	workerFds: number;
 	routers: number;
@@ -329,9 +331,22 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined,
 		consumers += dump.mapConsumerIdProducerId.length;
 	}
 	const memory = process.memoryUsage();
-	const inUse = heapInUse ? await Promise.all(workers.map((w) => workerHeapInUse(w.pid))) : [];
+	const inUseByDomain: Record<string, number> = {};
+	let inUseKnown = heapInUse;
+	if (heapInUse)
+		for (const domain of DOMAINS)
+			for (const worker of domains.server(domain).sft.pool.workers) {
+				const bytes = await workerHeapInUse(worker.pid);
+				if (bytes === undefined) inUseKnown = false;
+				inUseByDomain[domain] = (inUseByDomain[domain] ?? 0) + (bytes ?? 0);
+			}
 	return {
-		...(heapInUse && inUse.every((n) => n !== undefined) ? { workerHeapInUseBytes: inUse.reduce((n, b) => n + (b ?? 0), 0) } : {}),
+		...(inUseKnown
+			? {
+					workerHeapInUseBytes: Object.values(inUseByDomain).reduce((n, b) => n + b, 0),
+					workerHeapInUseByDomain: inMegabytes(inUseByDomain),
+				}
+			: {}),
 		nodeRssBytes: memory.rss,
 		nodeHeapUsedBytes: memory.heapUsed,
 		workerRssBytes: Object.values(rssByDomain).reduce((n, b) => n + b, 0),
