@@ -7,13 +7,13 @@
 //   npm run bench:forwarding -- --profile single,wire
 //   npm run bench:forwarding -- --capacity --profile wire --conference-size 10
 import { randomInt } from 'node:crypto';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import type { Conference } from '../sft/Conference.ts';
 import type { MediaWorker } from '../sft/MediaWorker.ts';
 import { loadMediasoup } from '../sft/mediasoupLoader.ts';
 import { Sft } from '../sft/Sft.ts';
-import { resolveWorkerAllocator } from '../sft/workerAllocator.ts';
+import { resolveWorkerAllocator, type WorkerAllocator } from '../sft/workerAllocator.ts';
 import { addMediaLoadOptions, int, type MediaLoadOptions, mediaLoadConfig, seconds } from './cliArguments.ts';
 import { type CapacityResult, capacityComparison, capacityReport, findCapacity } from './forwardingCapacity.ts';
 import { comparisonReport, type ForwardingResult, machineInfo, markdownReport, round } from './forwardingReport.ts';
@@ -24,7 +24,7 @@ import { type Layout, speakerView } from './rtp/speakerLayout.ts';
 import { isProfileName, type ProfileName, profileNames, type VideoProfile, videoProfile } from './rtp/videoProfiles.ts';
 
 interface Options extends MediaLoadOptions {
-	allocator: string;
+	allocator: WorkerAllocator;
 	senders: number;
 	receivers: number;
 	profile: ProfileName[];
@@ -86,7 +86,11 @@ const program = addMediaLoadOptions(
 	)
 	.option('--follow-hints', 'senders stop encoding layers the SFT says nobody needs (encodingsNeeded)', false)
 	.option('--workers <n>', 'mediasoup workers (conferences go to the least loaded)', int(1), 1)
-	.option('--allocator <name>', 'malloc of the workers: system or jemalloc (the SFT default)', 'system')
+	.addOption(
+		new Option('--allocator <name>', 'malloc of the workers (jemalloc is the SFT default)')
+			.choices(['system', 'jemalloc'])
+			.default('system'),
+	)
 	.option('--listen-ip <ip>', 'address for the SFT and the clients', '127.0.0.1')
 	.option('--rtc-base-port <port>', 'WebRtcServer port of worker 0 (default: random 43000-43899)', int(1), 43000 + randomInt(0, 900))
 	.option('--rtc-min-port <port>', 'plain transport port range start', int(1), 44000)
@@ -105,9 +109,7 @@ const program = addMediaLoadOptions(
 
 const options = program.parse().opts<Options>();
 if (options.view !== 'speaker' && options.view !== 'default') program.error('--view is speaker or default');
-const allocatorName = options.allocator === 'jemalloc' ? 'jemalloc' : 'system';
-if (options.allocator !== allocatorName) program.error('--allocator is system or jemalloc');
-const allocator = resolveWorkerAllocator(allocatorName);
+const allocator = resolveWorkerAllocator(options.allocator);
 if (allocator.missing) program.error(`--allocator jemalloc: ${allocator.missing}`);
 if (options.consume !== 'viewed' && options.consume !== 'all') program.error('--consume is viewed or all');
 if (options.consume === 'viewed' && options.view !== 'speaker') program.error('--consume viewed needs --view speaker');

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { MediaWorker } from '../sft/MediaWorker.ts';
 import type { WorkerAllocator } from '../sft/workerAllocator.ts';
 import type { SftServer } from '../signalling/SftServer.ts';
 import { FederatedDomains } from '../test/support/federatedDomains.ts';
@@ -331,25 +332,16 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined,
 		consumers += dump.mapConsumerIdProducerId.length;
 	}
 	const memory = process.memoryUsage();
-	const inUseByDomain: Record<string, number> = {};
-	let inUseKnown = heapInUse;
-	if (heapInUse)
-		for (const domain of DOMAINS)
-			for (const worker of domains.server(domain).sft.pool.workers) {
-				const bytes = await workerHeapInUse(worker.pid);
-				if (bytes === undefined) inUseKnown = false;
-				inUseByDomain[domain] = (inUseByDomain[domain] ?? 0) + (bytes ?? 0);
-			}
+	// NaN for a worker gdb could not read, so the totals say unknown.
+	const inUseByDomain = heapInUse ? await sumByDomain(domains, async (w) => (await workerHeapInUse(w.pid)) ?? Number.NaN) : undefined;
+	const inUseBytes = inUseByDomain ? total(inUseByDomain) : Number.NaN;
 	return {
-		...(inUseKnown
-			? {
-					workerHeapInUseBytes: Object.values(inUseByDomain).reduce((n, b) => n + b, 0),
-					workerHeapInUseByDomain: inMegabytes(inUseByDomain),
-				}
+		...(inUseByDomain && Number.isFinite(inUseBytes)
+			? { workerHeapInUseBytes: inUseBytes, workerHeapInUseByDomain: inMegabytes(inUseByDomain) }
 			: {}),
 		nodeRssBytes: memory.rss,
 		nodeHeapUsedBytes: memory.heapUsed,
-		workerRssBytes: Object.values(rssByDomain).reduce((n, b) => n + b, 0),
+		workerRssBytes: total(rssByDomain),
 		workerRssByDomain: inMegabytes(rssByDomain),
 		nodeFds: readdirSync('/proc/self/fd').length,
 		workerFds: workers.reduce((n, w) => n + fdCount(w.pid), 0),
@@ -362,14 +354,28 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined,
 	};
 }
 
-/** Worker RSS per domain, bytes (a worker that just died counts 0). */
-async function workerRssBytes(domains: FederatedDomains): Promise<Record<string, number>> {
+/** `measure` summed over each domain's workers. */
+async function sumByDomain(domains: FederatedDomains, measure: (worker: MediaWorker) => Promise<number>): Promise<Record<string, number>> {
 	const byDomain: Record<string, number> = {};
 	for (const domain of DOMAINS) {
-		const own = await Promise.all(domains.server(domain).sft.pool.workers.map((w) => w.resourceUsage().catch(() => ({ rssBytes: 0 }))));
-		byDomain[domain] = own.reduce((n, u) => n + u.rssBytes, 0);
+		const own = await Promise.all(domains.server(domain).sft.pool.workers.map(measure));
+		byDomain[domain] = own.reduce((n, b) => n + b, 0);
 	}
 	return byDomain;
+}
+
+/** Worker RSS per domain, bytes (a worker that just died counts 0). */
+function workerRssBytes(domains: FederatedDomains): Promise<Record<string, number>> {
+	return sumByDomain(domains, (w) =>
+		w.resourceUsage().then(
+			(u) => u.rssBytes,
+			() => 0,
+		),
+	);
+}
+
+function total(byDomain: Record<string, number>): number {
+	return Object.values(byDomain).reduce((n, b) => n + b, 0);
 }
 
 /** MB to one decimal, for the progress lines and the per-domain table. */

@@ -6,6 +6,12 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/** Runs gdb commands against a live process (attached for a moment, then detached); stdout. */
+async function gdbBatch(pid: number, commands: string[]): Promise<string> {
+	const { stdout } = await run('gdb', ['-p', String(pid), '-batch', ...commands.flatMap((c) => ['-ex', c])], { timeout: 20_000 });
+	return stdout;
+}
+
 /**
  * Bytes a worker's allocator has handed out and not had back, asked through
  * gdb (which pauses the worker for a moment): jemalloc's `stats.allocated`
@@ -20,34 +26,18 @@ export async function workerHeapInUse(pid: number): Promise<number | undefined> 
 
 async function jemallocAllocated(pid: number): Promise<number | undefined> {
 	try {
-		const { stdout } = await run(
-			'gdb',
-			[
-				'-p',
-				String(pid),
-				'-batch',
-				'-ex',
-				'set $v = (unsigned long*)malloc(16)',
-				'-ex',
-				'set $size = (unsigned long*)malloc(8)',
-				'-ex',
-				'set *$size = 8',
-				'-ex',
-				'set *$v = 1',
-				// A new epoch refreshes jemalloc's cached statistics.
-				'-ex',
-				'call (int)mallctl("epoch", 0, 0, $v, 8)',
-				'-ex',
-				'call (int)mallctl("stats.allocated", $v, $size, 0, 0)',
-				'-ex',
-				'printf "allocated %lu\\n", *$v',
-				'-ex',
-				'call (void)free($v)',
-				'-ex',
-				'call (void)free($size)',
-			],
-			{ timeout: 20_000 },
-		);
+		const stdout = await gdbBatch(pid, [
+			'set $v = (unsigned long*)malloc(16)',
+			'set $size = (unsigned long*)malloc(8)',
+			'set *$size = 8',
+			'set *$v = 1',
+			// A new epoch refreshes jemalloc's cached statistics.
+			'call (int)mallctl("epoch", 0, 0, $v, 8)',
+			'call (int)mallctl("stats.allocated", $v, $size, 0, 0)',
+			'printf "allocated %lu\\n", *$v',
+			'call (void)free($v)',
+			'call (void)free($size)',
+		]);
 		const bytes = Number(/^allocated (\d+)$/m.exec(stdout)?.[1]);
 		return Number.isFinite(bytes) ? bytes : undefined;
 	} catch {
@@ -58,21 +48,7 @@ async function jemallocAllocated(pid: number): Promise<number | undefined> {
 async function glibcInUse(pid: number): Promise<number | undefined> {
 	const file = join(tmpdir(), `sft-malloc-info-${pid}-${Date.now()}.xml`);
 	try {
-		await run(
-			'gdb',
-			[
-				'-p',
-				String(pid),
-				'-batch',
-				'-ex',
-				`set $f = (void*)fopen("${file}","w")`,
-				'-ex',
-				'call (int)malloc_info(0,$f)',
-				'-ex',
-				'call (int)fclose($f)',
-			],
-			{ timeout: 20_000 },
-		);
+		await gdbBatch(pid, [`set $f = (void*)fopen("${file}","w")`, 'call (int)malloc_info(0,$f)', 'call (int)fclose($f)']);
 		const xml = await readFile(file, 'utf8');
 		// The last totals are the process's (after one section per arena).
 		const last = (pattern: RegExp) => Number([...xml.matchAll(pattern)].at(-1)?.[1] ?? Number.NaN);

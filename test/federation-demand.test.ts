@@ -8,7 +8,6 @@ import { PlainRtpClient } from '../bench/rtp/plainRtpClient.ts';
 import { withBandwidthFeedback } from '../bench/rtp/rtpCapabilities.ts';
 import { simulcastProfiles } from '../bench/rtp/videoProfiles.ts';
 import type { Conference } from '../sft/Conference.ts';
-import type { ConferenceLink } from '../signalling/federation/relay/ConferenceLink.ts';
 import { FederatedDomains } from './support/federatedDomains.ts';
 import { crossedPackets, sentPackets } from './support/linkCounters.ts';
 
@@ -63,8 +62,6 @@ async function join(conference: Conference, domain: string, name: string, media:
 	return client;
 }
 
-const linkTo = (domain: string, conferenceId: string, peer: string): ConferenceLink => domains.link(domain, conferenceId, peer);
-
 /**
  * A `wire` simulcast sender at a.test (following sender hints) and a viewer
  * at b.test in a new conference; the viewer announces transport-cc only
@@ -116,7 +113,7 @@ test('a stream nobody behind the link views does not cross it', async () => {
 	await until(() => bob.remote(id1) !== undefined && bob.remote(id2) !== undefined, 8000, 'bob to consume both relayed videos');
 	await bob.participant.setView([id1]);
 	await until(() => (bob.remote(id1)?.counter.packets ?? 0) > 50, 8000, 'v1 to reach bob');
-	const link = linkTo('a.test', 'demand', 'b.test');
+	const link = domains.link('a.test', 'demand', 'b.test');
 	assert.is(link.relay.mode, 'demand');
 	await sleep(1000);
 	assert.is(await crossedPackets(link, id2), 0, 'v2 never crossed to b.test');
@@ -142,16 +139,16 @@ test('selecting a stream makes it cross, and its first packet (a key frame) arri
 	const median = delays[Math.floor(delays.length / 2)] ?? 0;
 	console.log(`# view switch to a stream not crossing: first packet after ${delays.map((d) => Math.round(d)).join(', ')} ms`);
 	assert.ok(median < 500, `median first packet ${Math.round(median)} ms < 500 ms`);
-	const stats = linkTo('b.test', 'demand', 'a.test').demand?.stats;
+	const stats = domains.link('b.test', 'demand', 'a.test').demand?.stats;
 	assert.ok((stats?.firstFrames ?? 0) >= 3, 'the receiving SFT timed the first key frames of the layers it asked for');
-	assert.ok(linkTo('a.test', 'demand', 'b.test').demand!.stats.switches >= 6, 'the sending SFT counted demand-driven switches');
+	assert.ok(domains.link('a.test', 'demand', 'b.test').demand!.stats.switches >= 6, 'the sending SFT counted demand-driven switches');
 });
 
 test('only the speakers the loudest-N rule could make audible cross the link', async () => {
 	// Seven speakers at a.test, distinct levels; b.test hears at most 5, so 6 cross.
 	const speakers: PlainRtpClient[] = [];
 	for (let i = 0; i < 7; i++) speakers.push(await join(anchor, 'a.test', `s${i}`, { level: 10 + i * 8 }));
-	const link = linkTo('a.test', 'demand', 'b.test');
+	const link = domains.link('a.test', 'demand', 'b.test');
 	// The observer reports the maxAudible + 1 loudest; the quietest is never ranked.
 	await until(() => anchor.audioRanking.length >= 6, 5000, 'the anchor to rank the six loudest speakers');
 	await until(() => link.demand?.stats.relayedAudio === 6, 5000, 'six speakers to cross');
@@ -175,7 +172,7 @@ test('only the speakers the loudest-N rule could make audible cross the link', a
 test('simulcast over a demand link: a thumbnail-only remote audience pulls only the low layer, a pin pulls the high one; unwatched layers are not encoded', async () => {
 	const { sender, viewer, id } = await simulcastAcrossLink('layers');
 	await viewer.participant.setView([{ producerId: id, size: { width: 320, height: 180 } }]);
-	const link = linkTo('a.test', 'layers', 'b.test');
+	const link = domains.link('a.test', 'layers', 'b.test');
 	const perLayer = () => Promise.all(link.relay.sentConsumers.filter((c) => c.producerId === id).map(sentPackets));
 	// Each layer crosses once for about 1.6 s when the stream is first offered (sender reports for the far side); then only the needed one.
 	await sleep(3000);
@@ -210,7 +207,7 @@ test('a remote viewer whose downlink fits no crossing layer gets the low layer p
 	await viewer.participant.setView([{ producerId: id, size: { width: 1280, height: 720 }, pinned: true }]);
 	const remote = viewer.remote(id)!;
 	await until(() => remote.currentLayer === 1, 10_000, 'the pinned remote viewer to receive the high layer');
-	const link = linkTo('a.test', 'starved', 'b.test');
+	const link = domains.link('a.test', 'starved', 'b.test');
 	const crossing = () => new Set(link.relay.sentDemand().get(id)?.keys() ?? []);
 	await until(() => crossing().size === 1 && crossing().has(1), 5000, 'only the high layer to be asked across');
 
@@ -246,7 +243,7 @@ test('a capped link sheds the thumbnail-only stream first and says so in its met
 		{ producerId: large, size: { width: 1280, height: 720 } },
 		{ producerId: thumb, size: { width: 320, height: 180 } },
 	]);
-	const link = linkTo('a.test', 'capped', 'c.test');
+	const link = domains.link('a.test', 'capped', 'c.test');
 	assert.is(link.relay.mode, 'demand', "the anchor's demand setting wins over c.test's full");
 	// 3 × 0.9 Mbit/s do not fit in 2.3 Mbit/s: the thumbnail goes, the pinned and large tiles stay.
 	await until(() => (link.demand?.stats.shedBitrate ?? 0) > 0, 8000, 'the link to shed under its cap');
@@ -277,8 +274,8 @@ test('a stream from one federated domain to another crosses both hops only while
 	await until(() => viewer.remote(id) !== undefined, 8000, "bea at b.test to consume carl's video from c.test");
 	await viewer.participant.setView([]);
 	await sleep(1000);
-	const cToA = linkTo('c.test', 'star', 'a.test');
-	const aToB = linkTo('a.test', 'star', 'b.test');
+	const cToA = domains.link('c.test', 'star', 'a.test');
+	const aToB = domains.link('a.test', 'star', 'b.test');
 	const before = { cToA: await crossedPackets(cToA, id), aToB: await crossedPackets(aToB, id) };
 	await sleep(1000);
 	assert.is(await crossedPackets(cToA, id), before.cToA, 'nothing crosses c.test → a.test while nobody views it');
@@ -303,7 +300,7 @@ test('full mode still relays every stream, viewed or not', async () => {
 	await until(() => viewer.remote(id) !== undefined, 8000, 'the viewer to consume the video');
 	await viewer.participant.setView([]);
 	await sleep(1500);
-	const link = linkTo('e.test', 'full', 'f.test');
+	const link = domains.link('e.test', 'full', 'f.test');
 	assert.is(link.relay.mode, 'full');
 	assert.ok((await crossedPackets(link, id)) > 100, 'an unviewed stream still crosses in full mode');
 	assert.is(viewer.remote(id)?.counter.packets ?? 0, 0, 'the viewer itself receives nothing of it');

@@ -2,15 +2,13 @@
 // into a replacement after a crash), only into them, and a missing library or
 // a misspelt choice is said plainly. Why jemalloc: RELIABILITY.md §7.
 
-import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import pino from 'pino';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Sft } from '../sft/Sft.ts';
+import type { Sft } from '../sft/Sft.ts';
 import { JEMALLOC_CONF, type ResolvedAllocator, resolveWorkerAllocator } from '../sft/workerAllocator.ts';
 import { ConfigError, parseConfig } from '../signalling/config.ts';
-import { exitSoon } from './support/testSft.ts';
+import { exitSoon, startTestSft } from './support/testSft.ts';
 import { until } from './support/until.ts';
 
 const sfts: Sft[] = [];
@@ -20,22 +18,7 @@ test.after(() => {
 });
 
 async function sftWith(allocator: ResolvedAllocator): Promise<Sft> {
-	const sft = await Sft.create(
-		{
-			workers: 1,
-			listenIp: '127.0.0.1',
-			rtcBasePort: 46000 + randomInt(0, 500),
-			rtcMinPort: 46600,
-			rtcMaxPort: 46699,
-			logLevel: 'warn',
-			limits: { maxVideos: 9, maxAudible: 5 },
-			initialOutgoingBitrate: 1_000_000,
-			audioLevelIntervalMs: 500,
-			audioLevelThreshold: -70,
-			allocator,
-		},
-		pino({ level: 'silent' }),
-	);
+	const sft = await startTestSft(undefined, { allocator });
 	sfts.push(sft);
 	return sft;
 }

@@ -1,14 +1,17 @@
 import { randomInt } from 'node:crypto';
 import pino from 'pino';
 import type { MediaLimits } from '../../sft/Participant.ts';
-import { Sft } from '../../sft/Sft.ts';
+import { Sft, type SftOptions } from '../../sft/Sft.ts';
 
 /**
  * An in-process Sft with one worker on 127.0.0.1 for raw-RTP tests. The
  * worker's WebRtcServer needs one fixed port; another test run may hold the
  * random pick, so a few are tried.
  */
-export async function startTestSft(limits: MediaLimits = { maxVideos: 9, maxAudible: 5 }): Promise<Sft> {
+export async function startTestSft(
+	limits: MediaLimits = { maxVideos: 9, maxAudible: 5 },
+	extra: Pick<SftOptions, 'allocator'> = {},
+): Promise<Sft> {
 	for (let attempt = 1; ; attempt++) {
 		try {
 			return await Sft.create(
@@ -24,6 +27,7 @@ export async function startTestSft(limits: MediaLimits = { maxVideos: 9, maxAudi
 					// 300 ms holds 15 packets at 50 pkt/s; mediasoup ignores producers with fewer than 10.
 					audioLevelIntervalMs: 300,
 					audioLevelThreshold: -100,
+					...extra,
 				},
 				pino({ level: process.env['SFT_TEST_LOG'] ?? 'silent' }),
 			);
