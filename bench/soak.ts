@@ -1,4 +1,6 @@
 // A federated call under constant churn: `npm run soak -- --minutes 30`.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { WorkerAllocator } from '../sft/workerAllocator.ts';
 import { describe, runSoak, type SoakSnapshot } from './soakRun.ts';
@@ -24,13 +26,38 @@ const options = new Command()
 		'--heap-in-use',
 		"also compare the bytes the workers' malloc has handed out (gdb: jemalloc's stats.allocated or glibc's malloc_info; pauses each worker briefly)",
 	)
+	.option(
+		'--heap-profile <dir>',
+		'run the workers with jemalloc heap profiling and have each write a profile to <dir> at the baseline and the end (compare them with jeprof --base)',
+	)
 	.option('--json', 'print the result as JSON')
 	.parse()
-	.opts<{ minutes: number; warmup?: number; seed: number; allocator: WorkerAllocator; heapInUse?: boolean; json?: boolean }>();
+	.opts<{
+		minutes: number;
+		warmup?: number;
+		seed: number;
+		allocator: WorkerAllocator;
+		heapInUse?: boolean;
+		heapProfile?: string;
+		json?: boolean;
+	}>();
 
 if (options.warmup !== undefined && !(options.warmup >= 0 && options.warmup < options.minutes)) {
 	console.error('soak: --warmup must be at least 0 and shorter than --minutes');
 	process.exit(2);
+}
+
+if (options.heapProfile !== undefined) {
+	if (options.allocator !== 'jemalloc') {
+		console.error('soak: --heap-profile needs the workers on jemalloc (--allocator jemalloc)');
+		process.exit(2);
+	}
+	const dir = resolve(options.heapProfile);
+	mkdirSync(dir, { recursive: true });
+	// The SFT appends MALLOC_CONF to its own jemalloc settings for the workers it spawns.
+	// A sample every 4 KiB allocated on average: fine enough for the worker's few MB of heap.
+	const profiling = `prof:true,lg_prof_sample:12,prof_prefix:${dir}/worker`;
+	process.env['MALLOC_CONF'] = process.env['MALLOC_CONF'] ? `${process.env['MALLOC_CONF']},${profiling}` : profiling;
 }
 
 const result = await runSoak({
@@ -38,6 +65,7 @@ const result = await runSoak({
 	seed: options.seed,
 	...(options.warmup !== undefined ? { warmupMinutes: options.warmup } : {}),
 	heapInUse: options.heapInUse === true,
+	heapProfile: options.heapProfile !== undefined,
 	allocator: options.allocator,
 	onProgress: (line) => console.error(line),
 });
@@ -80,5 +108,13 @@ else {
 			`| worker heap in use ${domain} | ${result.baseline.workerHeapInUseByDomain?.[domain]} MB | ${result.end.workerHeapInUseByDomain?.[domain]} MB | |`,
 		);
 	console.error(`\nbaseline: ${describe(result.baseline)}\nend:      ${describe(result.end)}`);
+	if (options.heapProfile !== undefined) {
+		const dir = resolve(options.heapProfile);
+		for (const domain of Object.keys(result.end.heapProfilePids ?? {}))
+			console.error(
+				`heap profiles ${domain}: baseline pids ${result.baseline.heapProfilePids?.[domain]?.join(',') || 'none'}, end pids ${result.end.heapProfilePids?.[domain]?.join(',') || 'none'} (${dir}/worker.<pid>.<n>.m<n>.heap)`,
+			);
+		console.error(`compare: jeprof --text --cum --base=<baseline .heap> <mediasoup-worker binary> <end .heap>`);
+	}
 }
 process.exit(0);

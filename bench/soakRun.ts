@@ -7,8 +7,9 @@ import type { WorkerAllocator } from '../sft/workerAllocator.ts';
 import type { SftServer } from '../signalling/SftServer.ts';
 import { FederatedDomains } from '../test/support/federatedDomains.ts';
 import { PlainSignallingPeer } from '../test/support/plainSignallingPeer.ts';
+import type { ReceivedEvent } from '../test/support/signallingClient.ts';
 import { seededRandom } from './net/impairment.ts';
-import { workerHeapInUse } from './workerHeap.ts';
+import { dumpWorkerHeapProfile, workerHeapInUse } from './workerHeap.ts';
 
 export interface SoakOptions {
 	minutes: number;
@@ -16,6 +17,12 @@ export interface SoakOptions {
 	warmupMinutes?: number;
 	/** Also read each worker's allocator figures through gdb at the baseline and the end. */
 	heapInUse?: boolean;
+	/**
+	 * Have each worker write a jemalloc heap profile at the baseline and the
+	 * end (through gdb). The workers must run jemalloc with `prof:true` in
+	 * MALLOC_CONF (the soak CLI's --heap-profile sets it).
+	 */
+	heapProfile?: boolean;
 	/** The workers' malloc (media.workerAllocator; the SFT default when absent). */
 	allocator?: WorkerAllocator;
 	/** A progress line every this often. */
@@ -35,6 +42,8 @@ export interface SoakSnapshot {
 	workerHeapInUseBytes?: number;
 	/** The same per domain, MB. */
 	workerHeapInUseByDomain?: Record<string, number>;
+	/** With `heapProfile`: the worker pids that wrote a heap profile, per domain. */
+	heapProfilePids?: Record<string, number[]>;
 	nodeFds: number;
 	workerFds: number;
 	routers: number;
@@ -43,6 +52,8 @@ export interface SoakSnapshot {
 	transports: number;
 	producers: number;
 	consumers: number;
+	/** Callers' video consumers that are forwarding (neither they nor their producer paused), per domain: each holds up to 2 s of packets for retransmission. */
+	videoForwarding: Record<string, number>;
 	participants: number;
 }
 
@@ -157,8 +168,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		timers.push(
 			setInterval(() => {
 				for (const { peer } of [...steady, ...churners]) {
-					const closed = new Set(peer.signalling.received('producerClosed').map((p) => p.producerId));
-					peer.signalling.forgetEvents((e) => e.event === 'producerAdded' && !closed.has((e.payload as { producerId: string }).producerId));
+					const open = new Set(openProducers(peer).values());
+					peer.signalling.forgetEvents((e) => open.has(e));
 				}
 			}, 10_000),
 		);
@@ -167,11 +178,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 			const everyone = [...steady, ...churners];
 			const caller = everyone[Math.floor(random() * everyone.length)];
 			if (!caller) return;
-			const videos = caller.peer.signalling
-				.received('producerAdded')
-				.filter((p) => p.kind === 'video')
-				.map((p) => p.producerId);
-			const view = videos.filter(() => random() < 0.5).slice(0, 9);
+			const view = openVideos(caller.peer)
+				.filter(() => random() < 0.5)
+				.slice(0, 9);
 			try {
 				await caller.peer.signalling.request('setView', { producerIds: view });
 				counts.viewChanges++;
@@ -221,8 +230,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		await sleep(warmupMs);
 		await warmupFlaps;
 		churning = false;
-		await settle(churners, counts);
-		const baseline = await snapshot(domains, gc, options.heapInUse === true);
+		await settle(churners, steady, counts);
+		const baseline = await snapshot(domains, gc, options);
 		log(`${elapsed(started)} baseline ${describe(baseline)}`);
 
 		churning = true;
@@ -260,7 +269,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		clearTimeout(kill);
 		for (const timer of timers) clearInterval(timer);
 		for (const path of ['b.soak', 'c.soak']) await domains.path('a.soak', path).setDown(false);
-		await settle(churners, counts);
+		await settle(churners, steady, counts);
 		// Everyone hears every other steady caller again (links and media recovered).
 		const heard = steady.map((c) => steady.map((s) => c.peer.receivedFromParticipant(s.participantId)));
 		await sleep(3000);
@@ -285,7 +294,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 		const steadyHearingAll = steady.filter((c, i) =>
 			steady.every((s, j) => s === c || c.peer.receivedFromParticipant(s.participantId) > (heard[i]?.[j] ?? 0) + 20),
 		).length;
-		const end = await snapshot(domains, gc, options.heapInUse === true);
+		const end = await snapshot(domains, gc, options);
 		log(`${elapsed(started)} end ${describe(end)}`);
 		return { baseline, end, ...counts, errorCodes, steadyHearingAll, steadyCallers: steady.length, seconds: (Date.now() - started) / 1000 };
 	} finally {
@@ -296,16 +305,54 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 	}
 }
 
-/** Lets the churners go, then waits until the SFTs have let go of them and of any link outage. */
-async function settle(churners: Caller[], counts: { leaves: number }): Promise<void> {
+/**
+ * Lets the churners go, waits until the SFTs have let go of them and of any
+ * link outage, then gives every steady caller the same view (every video still
+ * open), so both snapshots forward the same streams: each video consumer that
+ * is not paused holds up to 2 s of packets for retransmission (about 0.2 MB
+ * at the soak's video rate), and the random views of the churn would move the
+ * worker figures by as much.
+ */
+async function settle(churners: Caller[], steady: Caller[], counts: { leaves: number }): Promise<void> {
 	for (const caller of churners.splice(0)) {
 		caller.peer.close();
 		counts.leaves++;
 	}
-	await sleep(12_000);
+	await sleep(9000);
+	await Promise.all(
+		steady.map((c) => c.peer.signalling.request('setView', { producerIds: openVideos(c.peer).slice(0, 9) }).catch(() => undefined)),
+	);
+	// Long enough for the retransmission buffers to fill to their 2 s window.
+	await sleep(3000);
 }
 
-async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined, heapInUse: boolean): Promise<SoakSnapshot> {
+/**
+ * The `producerAdded` event of each producer a caller was told of and not
+ * told closed since, by producer id. Events are read in order: after a link
+ * flap a stream closes and comes back under the same id.
+ */
+function openProducers(peer: PlainSignallingPeer): Map<string, ReceivedEvent> {
+	const open = new Map<string, ReceivedEvent>();
+	for (const event of peer.signalling.events) {
+		const { producerId } = event.payload as { producerId: string };
+		if (event.event === 'producerAdded') open.set(producerId, event);
+		else if (event.event === 'producerClosed') open.delete(producerId);
+	}
+	return open;
+}
+
+/** The videos a caller could view now. */
+function openVideos(peer: PlainSignallingPeer): string[] {
+	return [...openProducers(peer)]
+		.filter(([, event]) => (event.payload as { kind: string }).kind === 'video')
+		.map(([producerId]) => producerId);
+}
+
+async function snapshot(
+	domains: FederatedDomains,
+	gc: (() => void) | undefined,
+	{ heapInUse, heapProfile }: Pick<SoakOptions, 'heapInUse' | 'heapProfile'>,
+): Promise<SoakSnapshot> {
 	gc?.();
 	// SOAK_HEAP_SNAPSHOTS=<dir>: V8 heap snapshots at baseline and end, to compare what the heap holds.
 	const heapDir = process.env['SOAK_HEAP_SNAPSHOTS'];
@@ -331,11 +378,22 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined,
 		producers += dump.mapProducerIdConsumerIds.length;
 		consumers += dump.mapConsumerIdProducerId.length;
 	}
+	const videoForwarding = Object.fromEntries(
+		DOMAINS.map((d) => [
+			d,
+			domains
+				.server(d)
+				.sft.conferences.flatMap((c) => c.participants.flatMap((p) => p.consumers))
+				.filter((k) => k.kind === 'video' && !k.paused && !k.producerPaused).length,
+		]),
+	);
 	const memory = process.memoryUsage();
 	// NaN for a worker gdb could not read, so the totals say unknown.
 	const inUseByDomain = heapInUse ? await sumByDomain(domains, async (w) => (await workerHeapInUse(w.pid)) ?? Number.NaN) : undefined;
 	const inUseBytes = inUseByDomain ? total(inUseByDomain) : Number.NaN;
+	const heapProfilePids = heapProfile ? await profileByDomain(domains) : undefined;
 	return {
+		...(heapProfilePids ? { heapProfilePids } : {}),
 		...(inUseByDomain && Number.isFinite(inUseBytes)
 			? { workerHeapInUseBytes: inUseBytes, workerHeapInUseByDomain: inMegabytes(inUseByDomain) }
 			: {}),
@@ -350,6 +408,7 @@ async function snapshot(domains: FederatedDomains, gc: (() => void) | undefined,
 		transports,
 		producers,
 		consumers,
+		videoForwarding,
 		participants: servers.reduce((n, s) => n + s.sft.conferences.reduce((m, c) => m + c.participants.length, 0), 0),
 	};
 }
@@ -360,6 +419,17 @@ async function sumByDomain(domains: FederatedDomains, measure: (worker: MediaWor
 	for (const domain of DOMAINS) {
 		const own = await Promise.all(domains.server(domain).sft.pool.workers.map(measure));
 		byDomain[domain] = own.reduce((n, b) => n + b, 0);
+	}
+	return byDomain;
+}
+
+/** Has every worker write a heap profile; the pids that did, per domain. */
+async function profileByDomain(domains: FederatedDomains): Promise<Record<string, number[]>> {
+	const byDomain: Record<string, number[]> = {};
+	for (const domain of DOMAINS) {
+		const pids = domains.server(domain).sft.pool.workers.map((w) => w.pid);
+		const dumped = await Promise.all(pids.map(dumpWorkerHeapProfile));
+		byDomain[domain] = pids.filter((_, i) => dumped[i]);
 	}
 	return byDomain;
 }
@@ -399,7 +469,7 @@ function exposeGc(): (() => void) | undefined {
 }
 
 export function describe(s: SoakSnapshot): string {
-	return `routers ${s.routers}, worker objects ${s.workerObjects}, transports ${s.transports}, producers ${s.producers}, consumers ${s.consumers}, participants ${s.participants}, node rss ${mb(s.nodeRssBytes)} (heap ${mb(s.nodeHeapUsedBytes)}), worker rss ${mb(s.workerRssBytes)} ${JSON.stringify(s.workerRssByDomain)}, fds ${s.nodeFds} + ${s.workerFds}`;
+	return `routers ${s.routers}, worker objects ${s.workerObjects}, transports ${s.transports}, producers ${s.producers}, consumers ${s.consumers} (video forwarding ${JSON.stringify(s.videoForwarding)}), participants ${s.participants}, node rss ${mb(s.nodeRssBytes)} (heap ${mb(s.nodeHeapUsedBytes)}), worker rss ${mb(s.workerRssBytes)} ${JSON.stringify(s.workerRssByDomain)}, fds ${s.nodeFds} + ${s.workerFds}`;
 }
 
 function mb(bytes: number): string {

@@ -63,3 +63,17 @@ async function glibcInUse(pid: number): Promise<number | undefined> {
 		await unlink(file).catch(() => undefined);
 	}
 }
+
+/**
+ * Has a worker running jemalloc with `prof:true` write a heap profile now
+ * (`mallctl("prof.dump")`, to its `prof_prefix`.<pid>.<n>.m<n>.heap); false when
+ * gdb is missing, may not attach, or profiling is off.
+ */
+export async function dumpWorkerHeapProfile(pid: number): Promise<boolean> {
+	try {
+		const stdout = await gdbBatch(pid, ['printf "dumped %d\\n", (int)mallctl("prof.dump", 0, 0, 0, 0)']);
+		return /^dumped 0$/m.test(stdout);
+	} catch {
+		return false;
+	}
+}

@@ -21,6 +21,8 @@ APT_PACKAGES=(
 	libflatbuffers-dev flatbuffers-compiler
 	# runtime (libjemalloc2: the workers' malloc, media.workerAllocator) and tests
 	libjemalloc2 chromium prometheus dnsmasq-base ffmpeg openssl iproute2 tcpdump
+	# the soak's --heap-in-use and --heap-profile ask the workers' malloc through gdb
+	gdb
 )
 
 if command -v dpkg-query >/dev/null 2>&1; then

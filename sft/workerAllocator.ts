@@ -47,7 +47,9 @@ export function resolveWorkerAllocator(
 	const library = jemallocCandidates().find(exists);
 	if (!library) return { name: 'system', env: {}, missing: 'libjemalloc.so.2 not found (Debian: apt install libjemalloc2)' };
 	const preload = env['LD_PRELOAD'] ? `${library}:${env['LD_PRELOAD']}` : library;
-	return { name: 'jemalloc', env: { LD_PRELOAD: preload, MALLOC_CONF: JEMALLOC_CONF } };
+	// The operator's own settings (e.g. heap profiling) come after ours, so theirs win.
+	const conf = env['MALLOC_CONF'] ? `${JEMALLOC_CONF},${env['MALLOC_CONF']}` : JEMALLOC_CONF;
+	return { name: 'jemalloc', env: { LD_PRELOAD: preload, MALLOC_CONF: conf } };
 }
 
 /**

@@ -31,8 +31,10 @@ test('2 minutes of churn, flaps and a worker kill: objects and descriptors back 
 			`${domain}'s worker (${survivor} MB, whole run) holds at most 20 % more than a.soak's replacement (${replacement} MB, half the run)`,
 		);
 	}
+	// 15 %: two-minute runs gave +1.5 % and +4.3 % once the test clients sent
+	// transport feedback (before, up to +14.7 %: RELIABILITY.md §7).
 	const workerGrowth = result.end.workerRssBytes / result.baseline.workerRssBytes - 1;
-	assert.ok(workerGrowth < 0.25, `worker RSS grew ${(workerGrowth * 100).toFixed(1)} %`);
+	assert.ok(workerGrowth < 0.15, `worker RSS grew ${(workerGrowth * 100).toFixed(1)} %`);
 });
 
 test.run();

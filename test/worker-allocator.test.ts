@@ -2,9 +2,12 @@
 // into a replacement after a crash), only into them, and a missing library or
 // a misspelt choice is said plainly. Why jemalloc: RELIABILITY.md §7.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { dumpWorkerHeapProfile } from '../bench/workerHeap.ts';
 import type { Sft } from '../sft/Sft.ts';
 import { JEMALLOC_CONF, type ResolvedAllocator, resolveWorkerAllocator } from '../sft/workerAllocator.ts';
 import { ConfigError, parseConfig } from '../signalling/config.ts';
@@ -53,6 +56,22 @@ test('system: the worker keeps glibc malloc', async () => {
 	assert.not.ok(environ(worker.pid).some((v) => v.startsWith('MALLOC_CONF=')));
 });
 
+test('with profiling in MALLOC_CONF, a worker writes a jemalloc heap profile when asked (soak --heap-profile)', async () => {
+	const dir = mkdtempSync(join(tmpdir(), 'sft-heap-profile-'));
+	const profiled = await sftWith(resolveWorkerAllocator('jemalloc', { MALLOC_CONF: `prof:true,prof_prefix:${dir}/worker` }));
+	const worker = profiled.pool.workers[0];
+	assert.ok(worker);
+	assert.ok(await dumpWorkerHeapProfile(worker.pid), 'prof.dump through gdb succeeded');
+	const files = readdirSync(dir).filter((f) => f.startsWith(`worker.${worker.pid}.`) && f.endsWith('.heap'));
+	assert.is(files.length, 1, `one profile for pid ${worker.pid}: ${files.join(', ')}`);
+	assert.match(readFileSync(join(dir, files[0] ?? ''), 'utf8'), /^heap_v2\//);
+	// Without prof:true the worker refuses, and the soak says so instead of pointing at no file.
+	const plain = await sftWith(resolveWorkerAllocator('jemalloc', {}));
+	const plainWorker = plain.pool.workers[0];
+	assert.ok(plainWorker);
+	assert.not.ok(await dumpWorkerHeapProfile(plainWorker.pid));
+});
+
 test('without the library, jemalloc falls back to the system malloc and says what to install', () => {
 	const resolved = resolveWorkerAllocator('jemalloc', {}, () => false);
 	assert.is(resolved.name, 'system');
@@ -61,6 +80,9 @@ test('without the library, jemalloc falls back to the system malloc and says wha
 	// An LD_PRELOAD the operator set is kept, after ours.
 	const kept = resolveWorkerAllocator('jemalloc', { LD_PRELOAD: '/opt/x.so' }, (p) => p.endsWith('libjemalloc.so.2'));
 	assert.match(kept.env['LD_PRELOAD'] ?? '', /libjemalloc\.so\.2:\/opt\/x\.so$/);
+	// A MALLOC_CONF the operator set comes after ours, so their settings win (jemalloc reads left to right).
+	const conf = resolveWorkerAllocator('jemalloc', { MALLOC_CONF: 'prof:true' }, (p) => p.endsWith('libjemalloc.so.2'));
+	assert.is(conf.env['MALLOC_CONF'], `${JEMALLOC_CONF},prof:true`);
 });
 
 test('config: jemalloc by default, and an unknown allocator is a config error naming the key', () => {

@@ -9,6 +9,7 @@ import {
 } from '../../bench/rtp/producerParameters.ts';
 import { audioLevelExtension, buildOpusPayload, buildRtpPacket, isRtcp, parseRtpPacket } from '../../bench/rtp/rtpPackets.ts';
 import { SeqSet } from '../../bench/rtp/streamStats.ts';
+import { TRANSPORT_CC_URI, TransportFeedback } from '../../bench/rtp/transportFeedback.ts';
 import { VideoLayerSender } from '../../bench/rtp/videoLayerSender.ts';
 import { singleLayerProfile } from '../../bench/rtp/videoProfiles.ts';
 import { getOrInsert } from '../../sft/getOrInsert.ts';
@@ -31,6 +32,12 @@ export class PlainSignallingPeer {
 	/** Unique packets of streams whose producer closed, by producer: their sequence-number sets are let go. */
 	readonly #closedCounts = new Map<string, number>();
 	#recvTransportId: string | undefined;
+	/** Settles when the receive transport being created is ready: a consume waits for it (after a mediaReset, streams are announced meanwhile). */
+	#recvReady: Promise<void> = Promise.resolve();
+	/** Where the receive transport listens: transport feedback goes there. */
+	#recvTarget: { ip: string; port: number } | undefined;
+	/** Transport-wide feedback, as a browser sends it; one per receive transport. */
+	#feedback: { report: TransportFeedback; timer: NodeJS.Timeout } | undefined;
 	#timer: NodeJS.Timeout | undefined;
 	joinData: Record<string, unknown> = {};
 	/** Where our audio goes now (a mediaReset moves it), and what we send. */
@@ -49,6 +56,7 @@ export class PlainSignallingPeer {
 		this.#udp = udp;
 		udp.on('message', (packet) => {
 			if (isRtcp(packet)) return;
+			this.#feedback?.report.onPacket(packet, performance.now());
 			const rtp = parseRtpPacket(packet);
 			const producerId = rtp && this.#producerBySsrc.get(rtp.ssrc);
 			if (!rtp || !producerId) return;
@@ -70,7 +78,8 @@ export class PlainSignallingPeer {
 	}
 
 	async #recover(producers: { producerId: string; participantId: string }[]): Promise<void> {
-		await this.#createRecvTransport();
+		this.#recvReady = this.#createRecvTransport();
+		await this.#recvReady;
 		if (this.#sending) await this.#produceAudio(this.#sending.ssrc);
 		if (this.#video) this.#video.target = (await this.#produce('video', this.#video.rtpParameters)).target;
 		for (const p of producers) {
@@ -127,15 +136,20 @@ export class PlainSignallingPeer {
 		this.joinData = (await this.signalling.requestUnchecked('join', [{ ...payload, rtpCapabilities }])) as Record<string, unknown>;
 		for (const p of (this.joinData['producers'] as { producerId: string; participantId: string }[] | undefined) ?? [])
 			this.#ownerOf.set(p.producerId, p.participantId);
-		await this.#createRecvTransport();
+		this.#recvReady = this.#createRecvTransport();
+		await this.#recvReady;
 		return this.joinData;
 	}
 
 	async #createRecvTransport(): Promise<void> {
 		const recv = (await this.signalling.requestUnchecked('createTransport', [{ direction: 'recv', type: 'plain' }])) as {
 			transportId: string;
+			ip: string;
+			port: number;
 		};
+		this.#stopFeedback();
 		this.#recvTransportId = recv.transportId;
+		this.#recvTarget = { ip: recv.ip, port: recv.port };
 		const port = (this.#udp.address() as AddressInfo).port;
 		await this.signalling.requestUnchecked('connectTransport', [{ transportId: recv.transportId, ip: '127.0.0.1', port }]);
 	}
@@ -225,13 +239,38 @@ export class PlainSignallingPeer {
 
 	/** Consumes a remote producer and resumes it, as a real client does. */
 	async consume(producerId: string): Promise<void> {
+		await this.#recvReady;
 		const consumer = (await this.signalling.requestUnchecked('consume', [{ transportId: this.#recvTransportId, producerId }])) as {
 			consumerId: string;
-			rtpParameters: { encodings?: { ssrc?: number }[] };
+			rtpParameters: { encodings?: { ssrc?: number }[]; headerExtensions?: { uri: string; id: number }[] };
 		};
 		const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
 		if (ssrc !== undefined) this.#producerBySsrc.set(ssrc, producerId);
+		const transportCcId = consumer.rtpParameters.headerExtensions?.find((e) => e.uri === TRANSPORT_CC_URI)?.id;
+		if (transportCcId !== undefined) this.#startFeedback(transportCcId, ssrc ?? 0);
 		await this.signalling.requestUnchecked('resume', [{ consumerId: consumer.consumerId }]);
+	}
+
+	/**
+	 * Transport feedback every 50 ms, as Chrome sends it, once a consumer has
+	 * negotiated transport-cc. Without it mediasoup keeps every sent packet in
+	 * its send-side history for 60 s (and holds the estimate where it started).
+	 */
+	#startFeedback(extensionId: number, mediaSsrc: number): void {
+		if (this.#feedback) return;
+		const report = new TransportFeedback(extensionId);
+		const senderSsrc = 0x5000_0000 + Math.floor(Math.random() * 0x1000_0000);
+		const timer = setInterval(() => {
+			const packet = report.build(senderSsrc, mediaSsrc);
+			const to = this.#recvTarget;
+			if (packet && to) this.#udp.send(packet, to.port, to.ip);
+		}, 50);
+		this.#feedback = { report, timer };
+	}
+
+	#stopFeedback(): void {
+		clearInterval(this.#feedback?.timer);
+		this.#feedback = undefined;
 	}
 
 	receivedFrom(producerId: string): number {
@@ -247,6 +286,7 @@ export class PlainSignallingPeer {
 		this.#closed = true;
 		clearInterval(this.#timer);
 		clearInterval(this.#video?.timer);
+		this.#stopFeedback();
 		this.signalling.close();
 		this.#udp.close();
 	}
