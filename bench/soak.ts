@@ -47,16 +47,16 @@ if (options.warmup !== undefined && !(options.warmup >= 0 && options.warmup < op
 	process.exit(2);
 }
 
-if (options.heapProfile !== undefined) {
+const profileDir = options.heapProfile !== undefined ? resolve(options.heapProfile) : undefined;
+if (profileDir !== undefined) {
 	if (options.allocator !== 'jemalloc') {
 		console.error('soak: --heap-profile needs the workers on jemalloc (--allocator jemalloc)');
 		process.exit(2);
 	}
-	const dir = resolve(options.heapProfile);
-	mkdirSync(dir, { recursive: true });
+	mkdirSync(profileDir, { recursive: true });
 	// The SFT appends MALLOC_CONF to its own jemalloc settings for the workers it spawns.
 	// A sample every 4 KiB allocated on average: fine enough for the worker's few MB of heap.
-	const profiling = `prof:true,lg_prof_sample:12,prof_prefix:${dir}/worker`;
+	const profiling = `prof:true,lg_prof_sample:12,prof_prefix:${profileDir}/worker`;
 	process.env['MALLOC_CONF'] = process.env['MALLOC_CONF'] ? `${process.env['MALLOC_CONF']},${profiling}` : profiling;
 }
 
@@ -65,7 +65,7 @@ const result = await runSoak({
 	seed: options.seed,
 	...(options.warmup !== undefined ? { warmupMinutes: options.warmup } : {}),
 	heapInUse: options.heapInUse === true,
-	heapProfile: options.heapProfile !== undefined,
+	heapProfile: profileDir !== undefined,
 	allocator: options.allocator,
 	onProgress: (line) => console.error(line),
 });
@@ -108,11 +108,10 @@ else {
 			`| worker heap in use ${domain} | ${result.baseline.workerHeapInUseByDomain?.[domain]} MB | ${result.end.workerHeapInUseByDomain?.[domain]} MB | |`,
 		);
 	console.error(`\nbaseline: ${describe(result.baseline)}\nend:      ${describe(result.end)}`);
-	if (options.heapProfile !== undefined) {
-		const dir = resolve(options.heapProfile);
+	if (profileDir !== undefined) {
 		for (const domain of Object.keys(result.end.heapProfilePids ?? {}))
 			console.error(
-				`heap profiles ${domain}: baseline pids ${result.baseline.heapProfilePids?.[domain]?.join(',') || 'none'}, end pids ${result.end.heapProfilePids?.[domain]?.join(',') || 'none'} (${dir}/worker.<pid>.<n>.m<n>.heap)`,
+				`heap profiles ${domain}: baseline pids ${result.baseline.heapProfilePids?.[domain]?.join(',') || 'none'}, end pids ${result.end.heapProfilePids?.[domain]?.join(',') || 'none'} (${profileDir}/worker.<pid>.<n>.m<n>.heap)`,
 			);
 		console.error(`compare: jeprof --text --cum --base=<baseline .heap> <mediasoup-worker binary> <end .heap>`);
 	}

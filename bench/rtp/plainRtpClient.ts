@@ -161,7 +161,6 @@ export class PlainRtpClient {
 	#layoutKey = '';
 	#layoutApplying: Promise<void> = Promise.resolve();
 	#feedback: TransportFeedback | undefined;
-	#feedbackTimer: NodeJS.Timeout | undefined;
 	#bottleneck: number | undefined;
 	#stopped = false;
 
@@ -320,7 +319,7 @@ export class PlainRtpClient {
 		this.stopSending();
 		for (const local of this.localStreams) publishedSsrcs.delete(local.producer.id);
 		clearTimeout(this.#layoutTimer);
-		clearInterval(this.#feedbackTimer);
+		this.#feedback?.stop();
 		for (const off of this.#unsubscribe) off();
 		await Promise.allSettled([...this.#consuming.values()]);
 		this.participant.close();
@@ -437,11 +436,7 @@ export class PlainRtpClient {
 		const feedback = new TransportFeedback(id);
 		feedback.setBottleneck(this.#bottleneck);
 		this.#feedback = feedback;
-		const senderSsrc = randomSsrc();
-		this.#feedbackTimer = setInterval(() => {
-			const packet = feedback.build(senderSsrc, consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0);
-			if (packet) this.#recvSocket.send(packet);
-		}, 50);
+		feedback.startSending(consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0, (packet) => this.#recvSocket.send(packet));
 	}
 
 	#onRecvSocketMessage(msg: Buffer): void {

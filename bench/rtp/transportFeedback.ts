@@ -7,6 +7,7 @@
  * behind a bottleneck of a given bitrate, so a raw client can stand in for a
  * viewer on a slow downlink without a real shaper.
  */
+import { randomInt } from 'node:crypto';
 import { findHeaderExtension } from './rtpPackets.ts';
 
 export const TRANSPORT_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
@@ -16,6 +17,8 @@ const FMT_TRANSPORT_CC = 15;
 /** Receive deltas are in units of 250 µs; the reference time in units of 64 ms. */
 const TICKS_PER_MS = 4;
 const REFERENCE_MS = 64;
+/** How often Chrome sends transport feedback. */
+const SEND_EVERY_MS = 50;
 
 interface Arrival {
 	seq: number;
@@ -32,6 +35,7 @@ export class TransportFeedback {
 	/** When the emulated bottleneck has sent everything queued so far. */
 	#bottleneckFreeAt = 0;
 	#feedbackCount = 0;
+	#sendTimer: NodeJS.Timeout | undefined;
 
 	constructor(extensionId: number) {
 		this.#extensionId = extensionId;
@@ -54,6 +58,21 @@ export class TransportFeedback {
 			atMs = this.#bottleneckFreeAt;
 		}
 		this.#pending.push({ seq, atMs });
+	}
+
+	/** Sends feedback for what arrived every 50 ms, as Chrome does, until `stop()`. */
+	startSending(mediaSsrc: number, send: (packet: Buffer) => void): void {
+		if (this.#sendTimer) return;
+		const senderSsrc = randomInt(1, 0xffffffff);
+		this.#sendTimer = setInterval(() => {
+			const packet = this.build(senderSsrc, mediaSsrc);
+			if (packet) send(packet);
+		}, SEND_EVERY_MS);
+	}
+
+	stop(): void {
+		clearInterval(this.#sendTimer);
+		this.#sendTimer = undefined;
 	}
 
 	/** RTCP transport feedback for what arrived since the last call; undefined when nothing did. */

@@ -37,7 +37,7 @@ export class PlainSignallingPeer {
 	/** Where the receive transport listens: transport feedback goes there. */
 	#recvTarget: { ip: string; port: number } | undefined;
 	/** Transport-wide feedback, as a browser sends it; one per receive transport. */
-	#feedback: { report: TransportFeedback; timer: NodeJS.Timeout } | undefined;
+	#feedback: TransportFeedback | undefined;
 	#timer: NodeJS.Timeout | undefined;
 	joinData: Record<string, unknown> = {};
 	/** Where our audio goes now (a mediaReset moves it), and what we send. */
@@ -56,7 +56,7 @@ export class PlainSignallingPeer {
 		this.#udp = udp;
 		udp.on('message', (packet) => {
 			if (isRtcp(packet)) return;
-			this.#feedback?.report.onPacket(packet, performance.now());
+			this.#feedback?.onPacket(packet, performance.now());
 			const rtp = parseRtpPacket(packet);
 			const producerId = rtp && this.#producerBySsrc.get(rtp.ssrc);
 			if (!rtp || !producerId) return;
@@ -78,8 +78,7 @@ export class PlainSignallingPeer {
 	}
 
 	async #recover(producers: { producerId: string; participantId: string }[]): Promise<void> {
-		this.#recvReady = this.#createRecvTransport();
-		await this.#recvReady;
+		await this.#openRecvTransport();
 		if (this.#sending) await this.#produceAudio(this.#sending.ssrc);
 		if (this.#video) this.#video.target = (await this.#produce('video', this.#video.rtpParameters)).target;
 		for (const p of producers) {
@@ -136,9 +135,14 @@ export class PlainSignallingPeer {
 		this.joinData = (await this.signalling.requestUnchecked('join', [{ ...payload, rtpCapabilities }])) as Record<string, unknown>;
 		for (const p of (this.joinData['producers'] as { producerId: string; participantId: string }[] | undefined) ?? [])
 			this.#ownerOf.set(p.producerId, p.participantId);
-		this.#recvReady = this.#createRecvTransport();
-		await this.#recvReady;
+		await this.#openRecvTransport();
 		return this.joinData;
+	}
+
+	/** Creates the receive transport; consumes asked for meanwhile wait for it. */
+	#openRecvTransport(): Promise<void> {
+		this.#recvReady = this.#createRecvTransport();
+		return this.#recvReady;
 	}
 
 	async #createRecvTransport(): Promise<void> {
@@ -258,18 +262,15 @@ export class PlainSignallingPeer {
 	 */
 	#startFeedback(extensionId: number, mediaSsrc: number): void {
 		if (this.#feedback) return;
-		const report = new TransportFeedback(extensionId);
-		const senderSsrc = 0x5000_0000 + Math.floor(Math.random() * 0x1000_0000);
-		const timer = setInterval(() => {
-			const packet = report.build(senderSsrc, mediaSsrc);
+		this.#feedback = new TransportFeedback(extensionId);
+		this.#feedback.startSending(mediaSsrc, (packet) => {
 			const to = this.#recvTarget;
-			if (packet && to) this.#udp.send(packet, to.port, to.ip);
-		}, 50);
-		this.#feedback = { report, timer };
+			if (to) this.#udp.send(packet, to.port, to.ip);
+		});
 	}
 
 	#stopFeedback(): void {
-		clearInterval(this.#feedback?.timer);
+		this.#feedback?.stop();
 		this.#feedback = undefined;
 	}
 
